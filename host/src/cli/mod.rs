@@ -1,0 +1,189 @@
+//! Subcommands and the arguments they share.
+
+mod bench;
+mod check;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use weir::runtime::{Limits, Runtime, RuntimeOptions, SourceSettings};
+
+/// Weir: runs catalog data sources as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(run::RunArgs),
+    Check(check::CheckArgs),
+    Bench(bench::BenchArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Check(args) => check::check(args).await,
+        Command::Bench(args) => bench::bench(args).await,
+    }
+}
+
+/// How a source is configured on the command line.
+#[derive(Debug, Args)]
+struct SourceArgs {
+    /// A config value for the source (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    config: Vec<(String, String)>,
+
+    /// A secret for the source (repeatable); never printed.
+    #[arg(long = "secret", value_name = "KEY=VALUE", value_parser = key_value)]
+    secrets: Vec<(String, String)>,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+impl SourceArgs {
+    fn settings(&self) -> SourceSettings {
+        SourceSettings {
+            config: self.config.iter().cloned().collect(),
+            secrets: self.secrets.iter().cloned().collect(),
+            limits: self.limits.limits(),
+        }
+    }
+}
+
+/// The per-call and per-page budgets (defaults in the README).
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// CPU budget per guest call, in fuel units (about one per instruction).
+    #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
+    fuel: u64,
+
+    /// Wall-clock budget per guest call, e.g. `500ms`, `30s`, `2m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "60s")]
+    deadline: Duration,
+
+    /// Largest memory the plugin may grow to, e.g. `64MiB`.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "512MiB")]
+    max_memory: usize,
+
+    /// Most entities one page may carry.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_entities_per_page)]
+    max_entities_per_page: usize,
+
+    /// Most bytes one page may carry (entity JSON, location keys and cursor).
+    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "64MiB")]
+    max_page_bytes: usize,
+
+    /// Largest cursor, in bytes of JSON.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "64KiB")]
+    max_cursor_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            deadline: self.deadline,
+            max_memory_bytes: self.max_memory,
+            max_entities_per_page: self.max_entities_per_page,
+            max_page_bytes: self.max_page_bytes,
+            max_cursor_bytes: self.max_cursor_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct CacheArgs {
+    /// Where compiled plugins are cached [default: $XDG_CACHE_HOME/weir or ~/.cache/weir].
+    #[arg(long, value_name = "DIR", env = "WEIR_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile the plugin on every load instead of using the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn runtime(&self) -> anyhow::Result<Runtime> {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
+        Ok(Runtime::new(RuntimeOptions {
+            cache_dir,
+            ..RuntimeOptions::default()
+        })?)
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("weir"))
+}
+
+fn key_value(text: &str) -> anyhow::Result<(String, String)> {
+    let Some((key, value)) = text.split_once('=') else {
+        bail!("expected KEY=VALUE, got {text:?}");
+    };
+    if key.is_empty() {
+        bail!("the key is empty in {text:?}");
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn byte_size(text: &str) -> anyhow::Result<usize> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("{text:?} is not a size such as 65536, 64KiB or 512MiB"))?;
+    usize::try_from(size.as_u64()).context("size too large for this machine")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_split_at_the_first_equals() {
+        assert_eq!(key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            key_value("empty=").unwrap(),
+            ("empty".into(), String::new())
+        );
+        assert!(key_value("novalue").is_err());
+        assert!(key_value("=x").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(byte_size("65536").unwrap(), 65536);
+        assert_eq!(byte_size("64KiB").unwrap(), 64 << 10);
+        assert_eq!(byte_size("512MiB").unwrap(), 512 << 20);
+        assert!(byte_size("lots").is_err());
+    }
+
+    #[test]
+    fn cli_defaults_match_the_library_defaults() {
+        let cli = Cli::parse_from(["weir", "run", "p.wasm"]);
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(args.source.limits.limits(), Limits::default());
+    }
+}

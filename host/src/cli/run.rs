@@ -1,0 +1,151 @@
+//! `weir run`: one full cycle of a source, in memory, entities to stdout.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
+use weir::runtime::{CallStats, Cursor, Page, Plugin};
+
+use super::SourceArgs;
+
+/// Run one full cycle of a source plugin in memory (no database): each entity
+/// is written to stdout as one JSON line; progress and a summary go to stderr.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The plugin's `.wasm` file.
+    plugin: PathBuf,
+
+    /// Stop after this many pages, even if the cycle is not done.
+    #[arg(long, value_name = "N")]
+    max_pages: Option<u64>,
+
+    /// Open a new burst every N pages. Each burst is a fresh instance that has
+    /// only the cursor to go on, as in `weir serve`; a source that keeps state
+    /// anywhere else fails here first.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    burst_pages: u64,
+
+    #[command(flatten)]
+    pub(super) source: SourceArgs,
+}
+
+/// What a cycle did, for the summary line.
+#[derive(Default)]
+struct Progress {
+    pages: u64,
+    entities: u64,
+    bursts: u64,
+    calls: CallStats,
+    done: bool,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let runtime = args.source.cache.runtime()?;
+    let plugin = runtime.load(&args.plugin, args.source.settings()).await?;
+    eprintln!(
+        "running `{}` ({}) from {}",
+        plugin.provider_name(),
+        plugin.build(),
+        plugin.file().display()
+    );
+    let started = Instant::now();
+    let mut progress = Progress::default();
+    let mut out = BufWriter::new(tokio::io::stdout());
+    let outcome = run_cycle(&plugin, &args, &mut progress, &mut out).await;
+    out.flush().await?;
+    summarise(&plugin, &progress, started.elapsed());
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_cycle(
+    plugin: &Plugin,
+    args: &RunArgs,
+    progress: &mut Progress,
+    out: &mut BufWriter<Stdout>,
+) -> anyhow::Result<()> {
+    let mut cursor: Option<Cursor> = None;
+    while !progress.done && !reached(args.max_pages, progress.pages) {
+        let mut burst = plugin.open_burst().await?;
+        progress.bursts += 1;
+        let mut failure = None;
+        for _ in 0..args.burst_pages {
+            if reached(args.max_pages, progress.pages) {
+                break;
+            }
+            match burst.next(cursor.as_ref()).await {
+                Ok(page) => {
+                    write_page(out, &page).await?;
+                    progress.pages += 1;
+                    progress.entities += page.entities.len() as u64;
+                    progress.done = page.done;
+                    cursor = page.cursor;
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+            if progress.done {
+                break;
+            }
+        }
+        let before_close = burst.stats();
+        let closed = burst.close().await;
+        let stats = closed.as_ref().map_or(before_close, |stats| *stats);
+        progress.calls.calls += stats.calls;
+        progress.calls.fuel += stats.fuel;
+        progress.calls.guest_time += stats.guest_time;
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        closed?;
+        tracing::debug!(
+            pages = progress.pages,
+            entities = progress.entities,
+            "burst done"
+        );
+    }
+    Ok(())
+}
+
+fn reached(max_pages: Option<u64>, pages: u64) -> bool {
+    max_pages.is_some_and(|max| pages >= max)
+}
+
+/// One line per entity. A source may pretty-print its JSON; a line must not
+/// break, so such an entity is re-serialised compactly.
+async fn write_page(out: &mut BufWriter<Stdout>, page: &Page) -> anyhow::Result<()> {
+    for entity in &page.entities {
+        let json = entity.json();
+        if json.contains('\n') {
+            let value: serde_json::Value = serde_json::from_str(json)?;
+            out.write_all(value.to_string().as_bytes()).await?;
+        } else {
+            out.write_all(json.as_bytes()).await?;
+        }
+        out.write_all(b"\n").await?;
+    }
+    Ok(())
+}
+
+fn summarise(plugin: &Plugin, progress: &Progress, elapsed: Duration) {
+    let state = if progress.done {
+        "cycle complete"
+    } else {
+        "cycle not complete"
+    };
+    eprintln!(
+        "{}: {state}: {} entities in {} pages over {} bursts, {:.1} ms ({:.1} ms in the guest), {} fuel",
+        plugin.provider_name(),
+        progress.entities,
+        progress.pages,
+        progress.bursts,
+        elapsed.as_secs_f64() * 1000.0,
+        progress.calls.guest_time.as_secs_f64() * 1000.0,
+        progress.calls.fuel,
+    );
+}
