@@ -5,7 +5,7 @@
 //! Weir. The SDK hides the WIT bindings: it turns cursors into your own serde
 //! type, entities into JSON text and errors into the contract's variant.
 //!
-//! ```ignore
+//! ```no_run
 //! use weir_guest::{Entity, Error, Page, Source};
 //!
 //! struct Teams;

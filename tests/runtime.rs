@@ -1,0 +1,520 @@
+//! The plugin runtime against real components: the example sources run to
+//! completion, and every hostile plugin ends in its own error, within its
+//! limit, leaving the host able to run good plugins again.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weir::runtime::{
+    Call, Cursor, Instrumentation, Limits, LoadError, Plugin, Runtime, RuntimeOptions,
+    SourceErrorKind, SourceSettings,
+};
+use weir_tests::guests;
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeOptions::default()).expect("runtime")
+}
+
+fn settings(config: &[(&str, &str)]) -> SourceSettings {
+    SourceSettings {
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..SourceSettings::default()
+    }
+}
+
+fn with_limits(limits: Limits) -> SourceSettings {
+    SourceSettings {
+        limits,
+        ..SourceSettings::default()
+    }
+}
+
+async fn load(runtime: &Runtime, path: &str, settings: SourceSettings) -> Plugin {
+    runtime
+        .load(Path::new(path), settings)
+        .await
+        .unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// Run a whole cycle, opening a fresh burst for every page so the cursor is
+/// the only thing carried from one page to the next.
+async fn collect_cycle(plugin: &Plugin) -> (Vec<Value>, usize) {
+    let mut cursor: Option<Cursor> = None;
+    let mut entities = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut burst = plugin.open_burst().await.expect("open");
+        let page = burst.next(cursor.as_ref()).await.expect("next");
+        burst.close().await.expect("close");
+        pages += 1;
+        for entity in &page.entities {
+            assert_eq!(entity.build(), plugin.build());
+            entities.push(serde_json::from_str(entity.json()).expect("entity JSON"));
+        }
+        if page.done {
+            return (entities, pages);
+        }
+        // The cursor survives a trip through its text form, as it will
+        // through the database.
+        let text = page.cursor.expect("cursor").as_str().to_owned();
+        cursor = Some(Cursor::parse(&text).expect("cursor JSON"));
+    }
+}
+
+/// Fail with `kind` on the first `next` of a fresh burst.
+async fn first_page_error(plugin: &Plugin) -> SourceErrorKind {
+    let mut burst = plugin.open_burst().await.expect("open");
+    let error = burst.next(None).await.expect_err("next should fail");
+    assert_eq!(error.call, Call::Next);
+    assert_eq!(&*error.source_name, plugin.provider_name());
+    burst.close().await.expect("close after a failed next");
+    error.kind
+}
+
+/// After any failure, a good plugin on the same runtime still runs.
+async fn assert_host_still_runs_good_plugins(runtime: &Runtime) {
+    let plugin = load(
+        runtime,
+        guests::SYNTHETIC,
+        settings(&[("count", "7"), ("page-size", "3")]),
+    )
+    .await;
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (7, 3));
+}
+
+#[tokio::test]
+async fn synthetic_runs_to_completion_with_cursors_round_tripping() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::SYNTHETIC,
+        settings(&[("count", "1200"), ("page-size", "500")]),
+    )
+    .await;
+    assert_eq!(plugin.provider_name(), "synthetic");
+    assert_eq!(plugin.contract().version, weir::runtime::CONTRACT_VERSION);
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!(pages, 3);
+    assert_eq!(entities.len(), 1200);
+    for (index, entity) in entities.iter().enumerate() {
+        assert_eq!(entity["kind"], "Component");
+        assert_eq!(
+            entity["metadata"]["name"],
+            format!("entity-{:06}", index + 1)
+        );
+    }
+    let size = serde_json::to_string(&entities[0]).unwrap().len();
+    assert!(
+        (1000..1500).contains(&size),
+        "entity is {size} bytes, expected about 1.2 KB"
+    );
+    let annotations = entities[0]["metadata"]["annotations"].as_object().unwrap();
+    assert!(annotations.contains_key("backstage.io/managed-by-location"));
+    assert!(annotations.contains_key("backstage.io/managed-by-origin-location"));
+}
+
+#[tokio::test]
+async fn synthetic_seed_changes_content_not_names() {
+    let runtime = runtime();
+    let first = load(&runtime, guests::SYNTHETIC, settings(&[("count", "5")])).await;
+    let second = load(
+        &runtime,
+        guests::SYNTHETIC,
+        settings(&[("count", "5"), ("seed", "9")]),
+    )
+    .await;
+    let (a, _) = collect_cycle(&first).await;
+    let (b, _) = collect_cycle(&second).await;
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(a["metadata"]["name"], b["metadata"]["name"]);
+        assert_ne!(a, b);
+    }
+}
+
+#[tokio::test]
+async fn hierarchy_walks_every_level_once() {
+    let runtime = runtime();
+    let plugin = load(&runtime, guests::HIERARCHY, SourceSettings::default()).await;
+    let (entities, _) = collect_cycle(&plugin).await;
+    let count = |kind: &str| entities.iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!(count("Group"), 3);
+    assert_eq!(count("System"), 3 * 4);
+    assert_eq!(count("Component"), 3 * 4 * 25);
+    let mut refs: Vec<String> = entities
+        .iter()
+        .map(|e| format!("{}:{}", e["kind"], e["metadata"]["name"]))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(refs.len(), entities.len(), "an entity came twice");
+}
+
+#[tokio::test]
+async fn config_and_secrets_reach_the_guest() {
+    let runtime = runtime();
+    let mut settings = settings(&[("greeting", "hello")]);
+    settings
+        .secrets
+        .insert("token".into(), "s3cr3t-t0ken".into());
+    let plugin = load(&runtime, guests::PLUGIN_WELL_BEHAVED, settings).await;
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (6, 3));
+    let annotations = &entities[0]["metadata"]["annotations"];
+    assert_eq!(annotations["weir.test/greeting"], "hello");
+    assert_eq!(annotations["weir.test/token-length"], "12");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_exhausts_its_fuel() {
+    let runtime = runtime();
+    let limits = Limits {
+        fuel: 50_000_000,
+        deadline: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let plugin = load(&runtime, guests::PLUGIN_LOOPING, with_limits(limits)).await;
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(
+            kind,
+            SourceErrorKind::FuelExhausted {
+                budget: 50_000_000,
+                ..
+            }
+        ),
+        "{kind}"
+    );
+    // The same plugin instantiates again at once.
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(kind, SourceErrorKind::FuelExhausted { .. }),
+        "{kind}"
+    );
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_at_its_deadline() {
+    let runtime = runtime();
+    let limits = Limits {
+        fuel: u64::MAX,
+        deadline: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let plugin = load(&runtime, guests::PLUGIN_LOOPING, with_limits(limits)).await;
+    let started = Instant::now();
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(kind, SourceErrorKind::DeadlinePassed { .. }),
+        "{kind}"
+    );
+    assert!(kind.to_string().contains("deadline of 0.300s"), "{kind}");
+    // Stopped at the deadline, not some unrelated timeout much later.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_guest_yields_to_other_tasks() {
+    let runtime = runtime();
+    let limits = Limits {
+        fuel: u64::MAX,
+        deadline: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let plugin = load(&runtime, guests::PLUGIN_LOOPING, with_limits(limits)).await;
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    // One executor thread: the ticker only runs if the spinning guest yields.
+    let kind = first_page_error(&plugin).await;
+    ticker.abort();
+    assert!(
+        matches!(kind, SourceErrorKind::DeadlinePassed { .. }),
+        "{kind}"
+    );
+    let ticks = ticks.load(Ordering::Relaxed);
+    assert!(
+        ticks >= 10,
+        "the other task ran only {ticks} times while the guest spun"
+    );
+}
+
+#[tokio::test]
+async fn unbounded_memory_hits_the_memory_limit() {
+    let runtime = runtime();
+    let limits = Limits {
+        max_memory_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let plugin = load(&runtime, guests::PLUGIN_MEMORY_HOG, with_limits(limits)).await;
+    let kind = first_page_error(&plugin).await;
+    match kind {
+        SourceErrorKind::MemoryLimit { requested, limit } => {
+            assert_eq!(limit, 32 << 20);
+            assert!(requested > limit);
+        }
+        other => panic!("expected a memory limit error, got: {other}"),
+    }
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_panic_is_a_trap_that_quotes_the_panic_message() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_PANICKING,
+        SourceSettings::default(),
+    )
+    .await;
+    let kind = first_page_error(&plugin).await;
+    match &kind {
+        SourceErrorKind::Trap { stderr, .. } => {
+            assert!(
+                stderr.contains("boom: the plugin panicked on purpose"),
+                "{kind}"
+            );
+        }
+        other => panic!("expected a trap, got: {other}"),
+    }
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn malformed_entity_json_is_refused() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_MALFORMED_JSON,
+        SourceSettings::default(),
+    )
+    .await;
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(kind, SourceErrorKind::InvalidEntityJson { index: 0, .. }),
+        "{kind}"
+    );
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn pages_over_their_limits_are_refused() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_OVERSIZED_PAGE,
+        SourceSettings::default(),
+    )
+    .await;
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(
+            kind,
+            SourceErrorKind::TooManyEntities {
+                count: 20_000,
+                limit: 10_000
+            }
+        ),
+        "{kind}"
+    );
+
+    let limits = Limits {
+        max_page_bytes: 100_000,
+        ..Limits::default()
+    };
+    let mut settings = with_limits(limits);
+    settings.config.insert("count".into(), "5000".into());
+    let plugin = load(&runtime, guests::PLUGIN_OVERSIZED_PAGE, settings).await;
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(kind, SourceErrorKind::PageTooLarge { limit: 100_000, .. }),
+        "{kind}"
+    );
+
+    let limits = Limits {
+        max_cursor_bytes: 4,
+        ..Limits::default()
+    };
+    let mut settings = with_limits(limits);
+    settings.config.insert("count".into(), "10".into());
+    settings.config.insert("page-size".into(), "2".into());
+    let plugin = load(&runtime, guests::SYNTHETIC, settings).await;
+    let kind = first_page_error(&plugin).await;
+    assert!(
+        matches!(kind, SourceErrorKind::CursorTooLarge { limit: 4, .. }),
+        "{kind}"
+    );
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn set_up_errors_keep_their_severity() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_SETUP_TRANSIENT,
+        SourceSettings::default(),
+    )
+    .await;
+    let error = plugin.open_burst().await.err().expect("set-up should fail");
+    assert_eq!(error.call, Call::Open);
+    assert!(error.is_retryable());
+    assert!(
+        matches!(&error.kind, SourceErrorKind::Transient { message } if message.contains("upstream unavailable")),
+        "{error}"
+    );
+
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_SETUP_FATAL,
+        SourceSettings::default(),
+    )
+    .await;
+    let error = plugin.open_burst().await.err().expect("set-up should fail");
+    assert!(!error.is_retryable());
+    assert_eq!(
+        error.to_string(),
+        "source `setup-fatal`: open (set-up): fatal error from the source: bad credentials: token rejected"
+    );
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn files_that_are_not_components_are_named_and_explained() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "hello").unwrap();
+    let error = runtime
+        .load(&text, SourceSettings::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, LoadError::NotWasm { .. }), "{error}");
+    assert!(error.to_string().contains("notes.wasm"), "{error}");
+
+    let module = dir.path().join("module.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let error = runtime
+        .load(&module, SourceSettings::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, LoadError::CoreModule { .. }), "{error}");
+
+    let truncated = dir.path().join("truncated.wasm");
+    let bytes = std::fs::read(guests::SYNTHETIC).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let error = runtime
+        .load(&truncated, SourceSettings::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, LoadError::InvalidComponent { .. }),
+        "{error}"
+    );
+
+    let missing = dir.path().join("missing.wasm");
+    let error = runtime
+        .load(&missing, SourceSettings::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, LoadError::Read { .. }), "{error}");
+    assert_host_still_runs_good_plugins(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_component_for_another_contract_version_names_the_version_and_import() {
+    let runtime = runtime();
+    let error = runtime
+        .load(
+            Path::new(guests::PLUGIN_FUTURE_VERSION),
+            SourceSettings::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, LoadError::WrongContractVersion { ref found, .. } if found == "0.9.0"),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("weir:source@0.9.0"), "{message}");
+    assert!(message.contains("weir:source/http@0.9.0"), "{message}");
+}
+
+#[tokio::test]
+async fn compiled_code_is_cached_by_content_and_engine() {
+    let cache = tempfile::tempdir().unwrap();
+    let options = |instrumentation| RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        instrumentation,
+    };
+    let runtime = Runtime::new(options(Instrumentation::default())).unwrap();
+    let first = load(&runtime, guests::HIERARCHY, SourceSettings::default()).await;
+    assert!(!first.contract().from_cache);
+    let second = load(&runtime, guests::HIERARCHY, SourceSettings::default()).await;
+    assert!(second.contract().from_cache);
+
+    // An engine configured differently never takes the other's code.
+    let other = Runtime::new(options(Instrumentation {
+        fuel: false,
+        epochs: true,
+    }))
+    .unwrap();
+    assert!(
+        !load(&other, guests::HIERARCHY, SourceSettings::default())
+            .await
+            .contract()
+            .from_cache
+    );
+
+    // A corrupt entry is ignored and rewritten, not trusted.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let reloaded = load(&runtime, guests::HIERARCHY, SourceSettings::default()).await;
+    assert!(!reloaded.contract().from_cache);
+    let (entities, _) = collect_cycle(&reloaded).await;
+    assert_eq!(entities.len(), 315);
+    assert!(
+        load(&runtime, guests::HIERARCHY, SourceSettings::default())
+            .await
+            .contract()
+            .from_cache
+    );
+}
+
+#[tokio::test]
+async fn entities_carry_the_sha256_of_the_plugin_build() {
+    use sha2::{Digest, Sha256};
+    let runtime = runtime();
+    let plugin = load(&runtime, guests::HIERARCHY, SourceSettings::default()).await;
+    let expected = hex::encode(Sha256::digest(std::fs::read(guests::HIERARCHY).unwrap()));
+    assert_eq!(plugin.build().sha256(), expected);
+    let mut burst = plugin.open_burst().await.unwrap();
+    let page = burst.next(None).await.unwrap();
+    assert!(page.entities.iter().all(|e| e.build().sha256() == expected));
+}
