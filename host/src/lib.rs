@@ -4,4 +4,6 @@
 //! source plugin → [`runtime`] (wasmtime: load, sandbox and call a source
 //! component) → ingestion engine → core → store → events and HTTP.
 
+pub mod core;
 pub mod runtime;
+pub mod store;

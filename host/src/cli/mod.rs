@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod run;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ enum Command {
     Run(run::RunArgs),
     Check(check::CheckArgs),
     Bench(bench::BenchArgs),
+    Validate(validate::ValidateArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -32,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args).await,
         Command::Check(args) => check::check(args).await,
         Command::Bench(args) => bench::bench(args).await,
+        Command::Validate(args) => validate::validate_files(&args),
     }
 }
 

@@ -1,7 +1,7 @@
-//! `weir bench`: what the runtime costs, measured on the `synthetic` source.
+//! `weir bench runtime`: what the plugin runtime costs, measured on the
+//! `synthetic` source.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,15 +12,9 @@ use weir::runtime::{Instrumentation, Plugin, Runtime, RuntimeOptions, SourceSett
 /// time, and entities per second across the boundary for several page sizes,
 /// with and without fuel and epoch instrumentation. Build it in release mode.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// The `synthetic` example source, built with
-    /// `cargo build --target wasm32-wasip2 --release -p synthetic`.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "target/wasm32-wasip2/release/synthetic.wasm"
-    )]
-    plugin: PathBuf,
+pub struct RuntimeBenchArgs {
+    #[command(flatten)]
+    plugin: super::SyntheticPlugin,
 
     /// Entities pulled in each throughput run.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
@@ -37,31 +31,20 @@ pub struct BenchArgs {
 
 const PAGE_SIZES: [u64; 3] = [100, 500, 1000];
 
-pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let bytes = tokio::fs::read(&args.plugin).await.with_context(|| {
-        format!(
-            "{}: cannot read the synthetic plugin",
-            args.plugin.display()
-        )
-    })?;
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this is a debug build of weir; figures are meaningful only from --release"
-        );
-    }
+pub async fn bench(args: RuntimeBenchArgs) -> anyhow::Result<()> {
+    let bytes = args.plugin.read().await?;
     let cache = tempfile::tempdir().context("cannot create a temporary cache directory")?;
-    println!("plugin: {} ({} bytes)", args.plugin.display(), bytes.len());
     bench_loading(&args, &bytes, cache.path()).await?;
     bench_throughput(&args, &bytes, cache.path()).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn bench_loading(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyhow::Result<()> {
+async fn bench_loading(args: &RuntimeBenchArgs, bytes: &[u8], cache: &Path) -> anyhow::Result<()> {
     let uncached = Runtime::new(RuntimeOptions::default())?;
     let compile = median_of(args.runs, || async {
         let started = Instant::now();
         uncached
-            .load_bytes(&args.plugin, bytes.to_vec(), SourceSettings::default())
+            .load_bytes(&args.plugin.path, bytes.to_vec(), SourceSettings::default())
             .await?;
         Ok(started.elapsed())
     })
@@ -70,12 +53,12 @@ async fn bench_loading(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyhow::
 
     let cached = runtime(cache, Instrumentation::default())?;
     cached
-        .load_bytes(&args.plugin, bytes.to_vec(), SourceSettings::default())
+        .load_bytes(&args.plugin.path, bytes.to_vec(), SourceSettings::default())
         .await?;
     let load = median_of(args.runs.max(20), || async {
         let started = Instant::now();
         cached
-            .load_bytes(&args.plugin, bytes.to_vec(), SourceSettings::default())
+            .load_bytes(&args.plugin.path, bytes.to_vec(), SourceSettings::default())
             .await?;
         Ok(started.elapsed())
     })
@@ -83,7 +66,7 @@ async fn bench_loading(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyhow::
     println!("load from the compiled-code cache: {}", show(load));
 
     let plugin = cached
-        .load_bytes(&args.plugin, bytes.to_vec(), SourceSettings::default())
+        .load_bytes(&args.plugin.path, bytes.to_vec(), SourceSettings::default())
         .await?;
     let open = median_of(1000, || async {
         let started = Instant::now();
@@ -100,7 +83,11 @@ async fn bench_loading(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyhow::
     Ok(())
 }
 
-async fn bench_throughput(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyhow::Result<()> {
+async fn bench_throughput(
+    args: &RuntimeBenchArgs,
+    bytes: &[u8],
+    cache: &Path,
+) -> anyhow::Result<()> {
     let variants = [
         (
             "fuel + epochs",
@@ -144,7 +131,7 @@ async fn bench_throughput(args: &BenchArgs, bytes: &[u8], cache: &Path) -> anyho
         for page_size in PAGE_SIZES {
             let plugin = runtime
                 .load_bytes(
-                    &args.plugin,
+                    &args.plugin.path,
                     bytes.to_vec(),
                     synthetic_settings(args, page_size),
                 )
@@ -186,7 +173,7 @@ async fn pull_all(plugin: &Plugin) -> anyhow::Result<(Duration, u64, usize)> {
     Ok((started.elapsed(), stats.fuel, bytes))
 }
 
-fn synthetic_settings(args: &BenchArgs, page_size: u64) -> SourceSettings {
+fn synthetic_settings(args: &RuntimeBenchArgs, page_size: u64) -> SourceSettings {
     let mut settings = SourceSettings::default();
     for (key, value) in [
         ("count", args.entities),

@@ -1,0 +1,48 @@
+-- Each source's contribution to each entity: the last valid body it sent,
+-- its canonical hash (hex), and the error of a later invalid version, if any.
+CREATE TABLE source_entities (
+    source        TEXT    NOT NULL,
+    entity_ref    TEXT    NOT NULL,
+    body          TEXT    NOT NULL,
+    hash          TEXT    NOT NULL,
+    location_key  TEXT,
+    plugin_build  TEXT    NOT NULL,
+    priority      INTEGER NOT NULL,
+    error         TEXT,
+    first_seen_ms INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL,
+    PRIMARY KEY (source, entity_ref)
+);
+CREATE INDEX source_entities_by_ref ON source_entities (entity_ref);
+
+-- The merged catalog: one row per entity ref.
+CREATE TABLE entities (
+    entity_ref   TEXT    NOT NULL PRIMARY KEY,
+    kind         TEXT    NOT NULL,
+    namespace    TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    hash         TEXT    NOT NULL,
+    provenance   TEXT    NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    event_offset INTEGER NOT NULL
+);
+CREATE INDEX entities_by_kind ON entities (kind, namespace);
+
+-- The compacted change log: the latest event of each ref. Bodies are not
+-- copied here; readers join `entities` (a removal has none).
+CREATE TABLE changes (
+    entity_ref   TEXT    NOT NULL PRIMARY KEY,
+    event_offset INTEGER NOT NULL UNIQUE,
+    change       TEXT    NOT NULL CHECK (change IN ('added', 'updated', 'removed')),
+    kind         TEXT    NOT NULL,
+    at_ms        INTEGER NOT NULL
+);
+
+-- The last offset handed out. Writers take it last in their transaction, so
+-- offsets commit in increasing order.
+CREATE TABLE log_head (
+    id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    last_offset INTEGER NOT NULL
+);
+INSERT INTO log_head (id, last_offset) VALUES (1, 0);

@@ -1,0 +1,149 @@
+//! From a source's page to what the store takes: each entity parsed,
+//! validated, checked against the source's scope, given its normalised ref
+//! and its canonical hash. A bad entity is rejected on its own, with an error
+//! naming the source, the entity and the field; the rest of the page goes on.
+
+use serde_json::Value;
+
+use super::canonical::content_hash;
+use super::validation::validate;
+use crate::runtime::SourcedEntity;
+
+/// The kinds and namespaces a source may emit; empty means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Lower-case kind names, e.g. `component`.
+    pub kinds: Vec<String>,
+    pub namespaces: Vec<String>,
+}
+
+/// One valid entity from a source, ready to store.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    /// The normalised ref, `kind:namespace/name` in lower case.
+    pub entity_ref: String,
+    pub entity: Value,
+    /// The entity's JSON text as the source sent it (what is stored).
+    pub body: String,
+    /// Hex SHA-256 of the entity's canonical JSON.
+    pub hash: String,
+    pub location_key: Option<String>,
+    /// SHA-256 of the plugin build that produced it.
+    pub plugin_build: String,
+}
+
+/// An entity that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// `None` when the entity did not even have a usable ref.
+    pub entity_ref: Option<String>,
+    pub reason: String,
+}
+
+/// A page sorted into what can be stored and what cannot.
+#[derive(Debug, Default)]
+pub struct Intake {
+    pub contributions: Vec<Contribution>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Sort a page from `source` into contributions and rejections.
+pub fn take_in(source: &str, scope: &Scope, entities: &[SourcedEntity]) -> Intake {
+    let mut intake = Intake::default();
+    for (index, entity) in entities.iter().enumerate() {
+        match take_one(source, scope, index, entity) {
+            Ok(contribution) => intake.contributions.push(contribution),
+            Err(rejection) => intake.rejected.push(rejection),
+        }
+    }
+    intake
+}
+
+fn take_one(
+    source: &str,
+    scope: &Scope,
+    index: usize,
+    sourced: &SourcedEntity,
+) -> Result<Contribution, Rejection> {
+    // The runtime checked the text is a JSON object; this cannot fail but
+    // for a bug, and then it is reported like any other bad entity.
+    let entity: Value = serde_json::from_str(sourced.json()).map_err(|error| Rejection {
+        entity_ref: None,
+        reason: format!("source `{source}`: entity #{index} of the page: not JSON: {error}"),
+    })?;
+    let valid = validate(&entity).map_err(|invalid| Rejection {
+        entity_ref: invalid.entity_ref().map(ToString::to_string),
+        reason: format!(
+            "source `{source}`: {}: {}",
+            invalid.entity_ref().map_or_else(
+                || format!("entity #{index} of the page"),
+                ToString::to_string
+            ),
+            invalid
+                .problems()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    })?;
+    let entity_ref = valid.entity_ref();
+    if let Some(reason) = out_of_scope(scope, entity_ref.kind(), entity_ref.namespace()) {
+        return Err(Rejection {
+            entity_ref: Some(entity_ref.to_string()),
+            reason: format!("source `{source}`: {entity_ref}: {reason}"),
+        });
+    }
+    Ok(Contribution {
+        entity_ref: entity_ref.to_string(),
+        hash: content_hash(&entity).to_hex(),
+        entity,
+        body: sourced.json().to_owned(),
+        location_key: sourced.location_key().map(ToOwned::to_owned),
+        plugin_build: sourced.build().sha256().to_owned(),
+    })
+}
+
+fn out_of_scope(scope: &Scope, kind: &str, namespace: &str) -> Option<String> {
+    if !scope.kinds.is_empty() && !scope.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)) {
+        return Some(format!(
+            "kind: the source may emit only kinds {}",
+            scope.kinds.join(", ")
+        ));
+    }
+    if !scope.namespaces.is_empty() && !scope.namespaces.iter().any(|n| n == namespace) {
+        return Some(format!(
+            "metadata.namespace: the source may emit only namespaces {}",
+            scope.namespaces.join(", ")
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_limits_kinds_and_namespaces() {
+        let scope = Scope {
+            kinds: vec!["component".into()],
+            namespaces: vec!["default".into()],
+        };
+        assert_eq!(out_of_scope(&scope, "component", "default"), None);
+        assert!(
+            out_of_scope(&scope, "group", "default")
+                .unwrap()
+                .starts_with("kind:")
+        );
+        assert!(
+            out_of_scope(&scope, "component", "ops")
+                .unwrap()
+                .starts_with("metadata.namespace:")
+        );
+        assert_eq!(
+            out_of_scope(&Scope::default(), "anything", "anywhere"),
+            None
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The core: turns what sources produce into one validated, merged catalog.
+//! Validation against Backstage's catalog-model rules, entity refs, the
+//! canonical JSON hash that skips unchanged work, and the priority merge of
+//! several sources' contributions. Pure functions: no I/O, no database.
+
+pub mod canonical;
+pub mod entity_ref;
+pub mod intake;
+pub mod merge;
+pub mod validation;

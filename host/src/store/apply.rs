@@ -1,0 +1,658 @@
+//! The write path: apply one page of a source's contributions, or remove a
+//! source's contributions, in one transaction each, re-merging every ref
+//! touched and appending a change-log entry only for real changes.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use sqlx::{Any, Row, Transaction};
+
+use super::sql::{BATCH_ROWS, in_list, statement, values_rows};
+use super::{QueryContext, Store, StoreError, now_ms};
+use crate::core::canonical::content_hash;
+use crate::core::intake::{Contribution, Rejection};
+use crate::core::merge::{self, Merged};
+
+/// The source a page comes from, and how its contributions are admitted.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRole<'a> {
+    pub name: &'a str,
+    /// Higher wins in the merge.
+    pub priority: i64,
+    /// Backstage's owner rule: refuse a ref that another source already
+    /// holds under a different location key, and report the conflict.
+    pub owner_rule: bool,
+}
+
+/// What applying a page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    /// Source records written (new or changed).
+    pub stored: usize,
+    /// Source records skipped because their hash had not changed.
+    pub unchanged: usize,
+    /// Merged entities that appeared, changed or disappeared (events written).
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    /// Invalid entities whose ref keeps its last good version, with the error attached.
+    pub kept_with_error: usize,
+    /// Contributions refused by the store (the owner rule).
+    pub rejected: Vec<Rejection>,
+}
+
+/// What removing contributions did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovalOutcome {
+    /// Source records deleted.
+    pub deleted: usize,
+    /// Merged entities that changed because a contributor left.
+    pub updated: usize,
+    /// Merged entities gone because no source contributes any more.
+    pub removed: usize,
+}
+
+impl Store {
+    /// Apply one page from `source` in one transaction: store the
+    /// contributions whose hash changed, attach `invalid` errors to refs the
+    /// source sent valid before (their last good version stays), re-merge
+    /// every touched ref and log what really changed.
+    pub async fn apply_page(
+        &self,
+        source: SourceRole<'_>,
+        contributions: Vec<Contribution>,
+        invalid: &[Rejection],
+    ) -> Result<PageOutcome, StoreError> {
+        let mut outcome = PageOutcome::default();
+        let contributions = last_of_each_ref(contributions);
+        let mut tx = self.begin_write().await?;
+        let mut pending = Vec::new();
+        for batch in contributions.chunks(BATCH_ROWS) {
+            let existing = stored_hashes(&mut tx, source.name, batch).await?;
+            let owners = if source.owner_rule {
+                other_owners(&mut tx, source.name, batch).await?
+            } else {
+                HashMap::new()
+            };
+            for contribution in batch {
+                if let Some(reason) = owner_conflict(source, contribution, &owners) {
+                    outcome.rejected.push(Rejection {
+                        entity_ref: Some(contribution.entity_ref.clone()),
+                        reason,
+                    });
+                } else if existing.get(&contribution.entity_ref) == Some(&contribution.hash) {
+                    outcome.unchanged += 1;
+                } else {
+                    pending.push(contribution);
+                }
+            }
+        }
+        for batch in pending.chunks(BATCH_ROWS) {
+            upsert_contributions(&mut tx, source, batch).await?;
+        }
+        outcome.stored = pending.len();
+        outcome.kept_with_error = attach_errors(&mut tx, source.name, invalid).await?;
+
+        let in_memory: HashMap<&str, &Value> = pending
+            .iter()
+            .map(|c| (c.entity_ref.as_str(), &c.entity))
+            .collect();
+        let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
+        let events = remerge(&mut tx, source.name, &in_memory, &touched).await?;
+        outcome.added = events.iter().filter(|e| e.change == "added").count();
+        outcome.updated = events.iter().filter(|e| e.change == "updated").count();
+        outcome.removed = events.iter().filter(|e| e.change == "removed").count();
+        write_merged(&mut tx, events).await?;
+        tx.commit()
+            .await
+            .doing(format!("committing a page of source `{}`", source.name))?;
+        Ok(outcome)
+    }
+
+    /// Remove `source`'s contributions to `refs` and re-merge them: an entity
+    /// with other contributors changes, one with none left is removed (and a
+    /// removal event logged).
+    pub async fn remove_contributions(
+        &self,
+        source: &str,
+        refs: &[String],
+    ) -> Result<RemovalOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut deleted = Vec::new();
+        for batch in refs.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({}) RETURNING entity_ref",
+                in_list(batch.len(), 2)
+            );
+            let mut query = sqlx::query(statement(&tx, sql)).bind(source);
+            for entity_ref in batch {
+                query = query.bind(entity_ref.as_str());
+            }
+            let rows = query
+                .fetch_all(&mut *tx)
+                .await
+                .doing(format!("removing contributions of source `{source}`"))?;
+            for row in rows {
+                deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
+            }
+        }
+        let events = remerge(&mut tx, source, &HashMap::new(), &deleted).await?;
+        let outcome = RemovalOutcome {
+            deleted: deleted.len(),
+            updated: events.iter().filter(|e| e.change == "updated").count(),
+            removed: events.iter().filter(|e| e.change == "removed").count(),
+        };
+        write_merged(&mut tx, events).await?;
+        tx.commit()
+            .await
+            .doing(format!("committing removals of source `{source}`"))?;
+        Ok(outcome)
+    }
+}
+
+/// A page may name a ref twice; the later one wins, as it would have had the
+/// two come in separate pages.
+fn last_of_each_ref(contributions: Vec<Contribution>) -> Vec<Contribution> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<Contribution> = contributions
+        .into_iter()
+        .rev()
+        .filter(|c| seen.insert(c.entity_ref.clone()))
+        .collect();
+    kept.reverse();
+    kept
+}
+
+async fn stored_hashes(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    batch: &[Contribution],
+) -> Result<HashMap<String, String>, StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, hash FROM source_entities WHERE source = $1 AND error IS NULL AND entity_ref IN ({})",
+        in_list(batch.len(), 2)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    for contribution in batch {
+        query = query.bind(contribution.entity_ref.as_str());
+    }
+    let rows = query
+        .fetch_all(&mut **tx)
+        .await
+        .doing(format!("reading stored hashes of source `{source}`"))?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .doing("reading stored hashes")
+}
+
+/// Other sources' location keys for the refs of `batch`.
+async fn other_owners(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    batch: &[Contribution],
+) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, source, location_key FROM source_entities WHERE source <> $1 AND entity_ref IN ({})",
+        in_list(batch.len(), 2)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    for contribution in batch {
+        query = query.bind(contribution.entity_ref.as_str());
+    }
+    let rows = query
+        .fetch_all(&mut **tx)
+        .await
+        .doing(format!("reading other owners for source `{source}`"))?;
+    let mut owners: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    for row in rows {
+        let entity_ref: String = row.try_get(0).doing("reading owners")?;
+        owners.entry(entity_ref).or_default().push((
+            row.try_get(1).doing("reading owners")?,
+            row.try_get(2).doing("reading owners")?,
+        ));
+    }
+    Ok(owners)
+}
+
+/// Backstage's rule: an entity may be taken over only by the location that
+/// owns it; without a location key an owned entity cannot be claimed.
+fn owner_conflict(
+    source: SourceRole<'_>,
+    contribution: &Contribution,
+    owners: &HashMap<String, Vec<(String, Option<String>)>>,
+) -> Option<String> {
+    let others = owners.get(&contribution.entity_ref)?;
+    let (owner, key) = others
+        .iter()
+        .find(|(_, key)| key.is_none() || *key != contribution.location_key)?;
+    Some(format!(
+        "conflict: {} is already provided by source `{owner}` under location key {}, \
+         and source `{}` claims it under {}",
+        contribution.entity_ref,
+        describe_key(key.as_deref()),
+        source.name,
+        describe_key(contribution.location_key.as_deref()),
+    ))
+}
+
+fn describe_key(key: Option<&str>) -> String {
+    key.map_or_else(|| "(none)".to_owned(), |key| format!("{key:?}"))
+}
+
+async fn upsert_contributions(
+    tx: &mut Transaction<'static, Any>,
+    source: SourceRole<'_>,
+    batch: &[&Contribution],
+) -> Result<(), StoreError> {
+    const COLUMNS: usize = 9;
+    let sql = format!(
+        "INSERT INTO source_entities \
+         (source, entity_ref, body, hash, location_key, plugin_build, priority, first_seen_ms, updated_ms) \
+         VALUES {} \
+         ON CONFLICT (source, entity_ref) DO UPDATE SET \
+         body = excluded.body, hash = excluded.hash, location_key = excluded.location_key, \
+         plugin_build = excluded.plugin_build, priority = excluded.priority, error = NULL, \
+         updated_ms = excluded.updated_ms",
+        values_rows(batch.len(), COLUMNS, 1)
+    );
+    let now = now_ms();
+    let mut query = sqlx::query(statement(&**tx, sql));
+    for contribution in batch {
+        query = query
+            .bind(source.name)
+            .bind(contribution.entity_ref.as_str())
+            .bind(contribution.body.as_str())
+            .bind(contribution.hash.as_str())
+            .bind(contribution.location_key.as_deref())
+            .bind(contribution.plugin_build.as_str())
+            .bind(source.priority)
+            .bind(now)
+            .bind(now);
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .doing(format!("storing entities of source `{}`", source.name))?;
+    Ok(())
+}
+
+/// Mark refs the source sent invalid: their last good version stays, with
+/// the error beside it. Returns how many refs had such a version.
+async fn attach_errors(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    invalid: &[Rejection],
+) -> Result<usize, StoreError> {
+    let mut kept = 0;
+    for rejection in invalid {
+        let Some(entity_ref) = &rejection.entity_ref else {
+            continue;
+        };
+        let result = sqlx::query(
+            "UPDATE source_entities SET error = $1, updated_ms = $2 WHERE source = $3 AND entity_ref = $4",
+        )
+        .bind(rejection.reason.as_str())
+        .bind(now_ms())
+        .bind(source)
+        .bind(entity_ref.as_str())
+        .execute(&mut **tx)
+        .await
+        .doing(format!("recording the error of {entity_ref} from source `{source}`"))?;
+        kept += usize::from(result.rows_affected() > 0);
+    }
+    Ok(kept)
+}
+
+/// A merged entity that changed, ready to write with its event.
+struct MergedChange {
+    entity_ref: String,
+    change: &'static str,
+    /// `None` for a removal.
+    merged: Option<(String, String, String)>,
+}
+
+/// Re-merge `refs` from every source's stored contribution (the current
+/// source's, when in memory, is not read back) and return what changed.
+async fn remerge(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    in_memory: &HashMap<&str, &Value>,
+    refs: &[String],
+) -> Result<Vec<MergedChange>, StoreError> {
+    let mut changes = Vec::new();
+    for batch in refs.chunks(BATCH_ROWS) {
+        let contributors = load_contributors(tx, source, in_memory, batch).await?;
+        let current = merged_hashes(tx, batch).await?;
+        for entity_ref in batch {
+            let change = match contributors.get(entity_ref.as_str()) {
+                None => current.contains_key(entity_ref).then(|| MergedChange {
+                    entity_ref: entity_ref.clone(),
+                    change: "removed",
+                    merged: None,
+                }),
+                Some(list) => {
+                    let (body, hash, provenance) = merge_contributors(entity_ref, list)?;
+                    match current.get(entity_ref) {
+                        Some(old) if *old == hash => None,
+                        old => Some(MergedChange {
+                            entity_ref: entity_ref.clone(),
+                            change: if old.is_some() { "updated" } else { "added" },
+                            merged: Some((body, hash, provenance)),
+                        }),
+                    }
+                }
+            };
+            changes.extend(change);
+        }
+    }
+    Ok(changes)
+}
+
+struct Contributor {
+    source: String,
+    priority: i64,
+    entity: Value,
+}
+
+async fn load_contributors(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    in_memory: &HashMap<&str, &Value>,
+    batch: &[String],
+) -> Result<HashMap<String, Vec<Contributor>>, StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, source, priority, CASE WHEN source = $1 THEN NULL ELSE body END \
+         FROM source_entities WHERE entity_ref IN ({})",
+        in_list(batch.len(), 2)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    for entity_ref in batch {
+        query = query.bind(entity_ref.as_str());
+    }
+    let rows = query
+        .fetch_all(&mut **tx)
+        .await
+        .doing("reading contributions to re-merge")?;
+    let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
+    let mut own_missing = Vec::new();
+    for row in rows {
+        let entity_ref: String = row.try_get(0).doing("reading contributions")?;
+        let contributor: String = row.try_get(1).doing("reading contributions")?;
+        let priority: i64 = row.try_get(2).doing("reading contributions")?;
+        let body: Option<String> = row.try_get(3).doing("reading contributions")?;
+        let entity = match (body, in_memory.get(entity_ref.as_str())) {
+            (Some(body), _) => parse_body(&entity_ref, &body)?,
+            (None, Some(entity)) => (*entity).clone(),
+            (None, None) => {
+                own_missing.push(entity_ref.clone());
+                Value::Null
+            }
+        };
+        by_ref.entry(entity_ref).or_default().push(Contributor {
+            source: contributor,
+            priority,
+            entity,
+        });
+    }
+    if !own_missing.is_empty() {
+        fill_own_bodies(tx, source, &own_missing, &mut by_ref).await?;
+    }
+    Ok(by_ref)
+}
+
+/// Read back the current source's bodies that were not in memory (a ref
+/// whose page entity was invalid, or whose record was not rewritten).
+async fn fill_own_bodies(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    refs: &[String],
+    by_ref: &mut HashMap<String, Vec<Contributor>>,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, body FROM source_entities WHERE source = $1 AND entity_ref IN ({})",
+        in_list(refs.len(), 2)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    for entity_ref in refs {
+        query = query.bind(entity_ref.as_str());
+    }
+    let rows = query
+        .fetch_all(&mut **tx)
+        .await
+        .doing("reading contributions")?;
+    for row in rows {
+        let entity_ref: String = row.try_get(0).doing("reading contributions")?;
+        let body: String = row.try_get(1).doing("reading contributions")?;
+        let entity = parse_body(&entity_ref, &body)?;
+        if let Some(contributor) = by_ref
+            .get_mut(&entity_ref)
+            .and_then(|list| list.iter_mut().find(|c| c.source == source))
+        {
+            contributor.entity = entity;
+        }
+    }
+    Ok(())
+}
+
+fn parse_body(entity_ref: &str, body: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(body).map_err(|error| StoreError::Corrupt {
+        entity_ref: entity_ref.to_owned(),
+        what: "body",
+        error: error.to_string(),
+    })
+}
+
+/// Merge one ref's contributors: (body, hash, provenance JSON).
+fn merge_contributors(
+    entity_ref: &str,
+    contributors: &[Contributor],
+) -> Result<(String, String, String), StoreError> {
+    let inputs: Vec<merge::Contribution<'_>> = contributors
+        .iter()
+        .map(|c| merge::Contribution {
+            source: &c.source,
+            priority: c.priority,
+            entity: &c.entity,
+        })
+        .collect();
+    let Some(Merged { entity, provenance }) = merge::merge(&inputs) else {
+        return Err(StoreError::Corrupt {
+            entity_ref: entity_ref.to_owned(),
+            what: "contributions",
+            error: "no contribution to merge".into(),
+        });
+    };
+    let hash = content_hash(&entity).to_string();
+    let provenance = serde_json::to_string(&provenance).map_err(|error| StoreError::Corrupt {
+        entity_ref: entity_ref.to_owned(),
+        what: "provenance",
+        error: error.to_string(),
+    })?;
+    Ok((entity.to_string(), hash, provenance))
+}
+
+async fn merged_hashes(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, hash FROM entities WHERE entity_ref IN ({})",
+        in_list(batch.len(), 1)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql));
+    for entity_ref in batch {
+        query = query.bind(entity_ref.as_str());
+    }
+    let rows = query
+        .fetch_all(&mut **tx)
+        .await
+        .doing("reading merged hashes")?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .doing("reading merged hashes")
+}
+
+/// Write merged entities and their events. Offsets are taken last, with the
+/// log head's row lock held to commit, so they become visible in order.
+async fn write_merged(
+    tx: &mut Transaction<'static, Any>,
+    changes: Vec<MergedChange>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE log_head SET last_offset = last_offset + $1 WHERE id = 1 RETURNING last_offset",
+    )
+    .bind(count)
+    .fetch_one(&mut **tx)
+    .await
+    .doing("taking change-log offsets")?;
+    let first = last - count + 1;
+    let now = now_ms();
+    let numbered: Vec<(i64, MergedChange)> = (first..).zip(changes).collect();
+    for batch in numbered.chunks(BATCH_ROWS) {
+        write_entities(tx, batch, now).await?;
+        delete_removed(tx, batch).await?;
+        write_events(tx, batch, now).await?;
+    }
+    Ok(())
+}
+
+async fn write_entities(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[(i64, MergedChange)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = batch
+        .iter()
+        .filter_map(|(offset, change)| Some((offset, &change.entity_ref, change.merged.as_ref()?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 9;
+    let sql = format!(
+        "INSERT INTO entities (entity_ref, kind, namespace, name, body, hash, provenance, updated_ms, event_offset) \
+         VALUES {} ON CONFLICT (entity_ref) DO UPDATE SET body = excluded.body, hash = excluded.hash, \
+         provenance = excluded.provenance, updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
+        values_rows(rows.len(), COLUMNS, 1)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql));
+    for (offset, entity_ref, (body, hash, provenance)) in rows {
+        let (kind, namespace, name) = split_ref(entity_ref);
+        query = query
+            .bind(entity_ref.as_str())
+            .bind(kind)
+            .bind(namespace)
+            .bind(name)
+            .bind(body.as_str())
+            .bind(hash.as_str())
+            .bind(provenance.as_str())
+            .bind(now)
+            .bind(*offset);
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .doing("writing merged entities")?;
+    Ok(())
+}
+
+async fn delete_removed(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[(i64, MergedChange)],
+) -> Result<(), StoreError> {
+    let removed: Vec<&str> = batch
+        .iter()
+        .filter(|(_, change)| change.merged.is_none())
+        .map(|(_, change)| change.entity_ref.as_str())
+        .collect();
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "DELETE FROM entities WHERE entity_ref IN ({})",
+        in_list(removed.len(), 1)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql));
+    for entity_ref in removed {
+        query = query.bind(entity_ref);
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .doing("deleting removed entities")?;
+    Ok(())
+}
+
+/// One row per ref: the log is compacted as it is written.
+async fn write_events(
+    tx: &mut Transaction<'static, Any>,
+    batch: &[(i64, MergedChange)],
+    now: i64,
+) -> Result<(), StoreError> {
+    const COLUMNS: usize = 5;
+    let sql = format!(
+        "INSERT INTO changes (entity_ref, event_offset, change, kind, at_ms) VALUES {} \
+         ON CONFLICT (entity_ref) DO UPDATE SET event_offset = excluded.event_offset, \
+         change = excluded.change, kind = excluded.kind, at_ms = excluded.at_ms",
+        values_rows(batch.len(), COLUMNS, 1)
+    );
+    let mut query = sqlx::query(statement(&**tx, sql));
+    for (offset, change) in batch {
+        let (kind, _, _) = split_ref(&change.entity_ref);
+        query = query
+            .bind(change.entity_ref.as_str())
+            .bind(*offset)
+            .bind(change.change)
+            .bind(kind)
+            .bind(now);
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .doing("writing change-log entries")?;
+    Ok(())
+}
+
+/// `kind:namespace/name` → its parts (the ref is normalised by the core).
+fn split_ref(entity_ref: &str) -> (&str, &str, &str) {
+    let (kind, rest) = entity_ref.split_once(':').unwrap_or(("", entity_ref));
+    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
+    (kind, namespace, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_split_into_their_parts() {
+        assert_eq!(
+            split_ref("component:default/a.b_c"),
+            ("component", "default", "a.b_c")
+        );
+    }
+
+    #[test]
+    fn the_last_occurrence_of_a_ref_wins() {
+        let c = |r: &str, h: &str| Contribution {
+            entity_ref: r.into(),
+            entity: Value::Null,
+            body: String::new(),
+            hash: h.into(),
+            location_key: None,
+            plugin_build: String::new(),
+        };
+        let kept = last_of_each_ref(vec![c("a", "1"), c("b", "1"), c("a", "2")]);
+        let kept: Vec<_> = kept
+            .iter()
+            .map(|c| (c.entity_ref.as_str(), c.hash.as_str()))
+            .collect();
+        assert_eq!(kept, [("b", "1"), ("a", "2")]);
+    }
+}

@@ -1,0 +1,213 @@
+//! The store: the catalog's tables in SQLite (the default: one file, nothing
+//! to install) or PostgreSQL (for production and several replicas), through
+//! sqlx. It applies a page of contributions in one transaction (source
+//! records, the re-merge of the refs they touch, change-log entries), removes
+//! a source's contributions, and reads entities and changes back.
+
+mod apply;
+mod read;
+mod sql;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
+pub use read::{Change, ChangeKind, StoredEntity};
+
+/// Failures of the store, naming what they concern.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {url:?} is not supported: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl { url: String },
+
+    #[error("cannot open the database {url}: {error}")]
+    Open { url: String, error: sqlx::Error },
+
+    #[error("cannot migrate the database {url}: {error}")]
+    Migrate {
+        url: String,
+        error: sqlx::migrate::MigrateError,
+    },
+
+    #[error("database error while {doing}: {error}")]
+    Query { doing: String, error: sqlx::Error },
+
+    #[error("entity {entity_ref}: stored {what} is corrupt: {error}")]
+    Corrupt {
+        entity_ref: String,
+        what: &'static str,
+        error: String,
+    },
+}
+
+/// Attach "while doing X" to a database error.
+pub(crate) trait QueryContext<T> {
+    fn doing(self, doing: impl Into<String>) -> Result<T, StoreError>;
+}
+
+impl<T> QueryContext<T> for Result<T, sqlx::Error> {
+    fn doing(self, doing: impl Into<String>) -> Result<T, StoreError> {
+        self.map_err(|error| StoreError::Query {
+            doing: doing.into(),
+            error,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the catalog database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Per-connection SQLite settings. WAL lets readers run beside the one
+/// writer, and with it `synchronous = NORMAL` is safe (a crash loses no
+/// committed transaction that reached a checkpoint, and never corrupts). A
+/// bigger page cache and memory-mapped reads keep B-tree lookups off the
+/// system-call path.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 30000",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA mmap_size = 1073741824",
+    "PRAGMA temp_store = MEMORY",
+];
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Open the database at `url` (`sqlite://weir.db`, `postgres://…`),
+    /// creating a SQLite file if there is none, and run the migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let open_error = |error| StoreError::Open {
+            url: url.clone(),
+            error,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 10,
+            })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in SQLITE_PRAGMAS {
+                            connection.execute(*pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(open_error)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migrate {
+                url: url.clone(),
+                error,
+            })?;
+        Ok(Store { pool, backend })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Start a write transaction. SQLite's takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of failing.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let statement = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.pool
+            .begin_with(statement)
+            .await
+            .doing("starting a write transaction")
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl {
+            url: url.to_owned(),
+        })
+    }
+}
+
+/// Ask sqlx to create the SQLite file when it does not exist yet.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// A SQLite URL for a file path.
+pub fn sqlite_url_for(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(backend_of("sqlite://weir.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(matches!(
+            backend_of("mysql://x"),
+            Err(StoreError::UnsupportedUrl { .. })
+        ));
+        assert_eq!(sqlite_url("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            sqlite_url("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+    }
+}

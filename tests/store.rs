@@ -1,0 +1,396 @@
+//! The store against real databases: a SQLite file, and the real PostgreSQL
+//! when `WEIR_TEST_POSTGRES_URL` is set (CI sets it, and there these tests
+//! must run, so a missing URL under `CI` fails instead of skipping).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use weir::core::canonical::content_hash;
+use weir::core::intake::{Contribution, Rejection};
+use weir::store::{ChangeKind, SourceRole, Store};
+
+/// A database of each backend, removed when dropped.
+enum TestDb {
+    /// Holds the directory of the database file until the test ends.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    async fn all() -> Vec<(TestDb, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite_url = format!("sqlite://{}", dir.path().join("weir.db").display());
+        let mut dbs = vec![(TestDb::Sqlite { _dir: dir }, sqlite_url)];
+        match std::env::var("WEIR_TEST_POSTGRES_URL") {
+            Ok(admin_url) => {
+                let name = format!("weir_test_{}", uuid_like());
+                admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
+                let url = replace_database(&admin_url, &name);
+                dbs.push((TestDb::Postgres { admin_url, name }, url));
+            }
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("WEIR_TEST_POSTGRES_URL is not set: in CI the PostgreSQL tests must run")
+            }
+            Err(_) => eprintln!("WEIR_TEST_POSTGRES_URL not set: testing SQLite only"),
+        }
+        dbs
+    }
+
+    async fn drop_database(self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            admin(
+                &admin_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
+}
+
+async fn admin(url: &str, statement: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut connection)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("a PostgreSQL URL with a database");
+    format!("{base}/{name}")
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+/// Run `test` against every backend.
+macro_rules! each_backend {
+    ($test:ident) => {{
+        for (db, url) in TestDb::all().await {
+            let store = Store::open(&url)
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            $test(&store).await;
+            drop(store);
+            db.drop_database().await;
+        }
+    }};
+}
+
+fn component(name: &str, owner: &str, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": { "name": name, "annotations": annotations },
+        "spec": { "type": "service", "lifecycle": "production", "owner": owner },
+    })
+}
+
+fn contribution(entity: Value) -> Contribution {
+    contribution_at(entity, None)
+}
+
+fn contribution_at(entity: Value, location_key: Option<&str>) -> Contribution {
+    let name = entity["metadata"]["name"].as_str().unwrap().to_lowercase();
+    Contribution {
+        entity_ref: format!("component:default/{name}"),
+        hash: content_hash(&entity).to_hex(),
+        body: entity.to_string(),
+        entity,
+        location_key: location_key.map(Into::into),
+        plugin_build: "build-1".into(),
+    }
+}
+
+fn source(name: &str, priority: i64) -> SourceRole<'_> {
+    SourceRole {
+        name,
+        priority,
+        owner_rule: false,
+    }
+}
+
+async fn first_ingest_then_unchanged_page(store: &Store) {
+    let page = || {
+        (1..=3)
+            .map(|i| contribution(component(&format!("svc-{i}"), "team-a", json!({}))))
+            .collect::<Vec<_>>()
+    };
+    let outcome = store
+        .apply_page(source("github", 10), page(), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.stored, outcome.added, outcome.unchanged),
+        (3, 3, 0)
+    );
+    assert_eq!(store.last_offset().await.unwrap(), 3);
+    let changes = store.changes(0, 100).await.unwrap();
+    let offsets: Vec<i64> = changes.iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, [1, 2, 3]);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == ChangeKind::Added && c.entity.is_some())
+    );
+
+    // The same page again: no writes, no events.
+    let outcome = store
+        .apply_page(source("github", 10), page(), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            outcome.stored,
+            outcome.unchanged,
+            outcome.added,
+            outcome.updated
+        ),
+        (0, 3, 0, 0)
+    );
+    assert_eq!(store.last_offset().await.unwrap(), 3);
+
+    // A real change is one `updated` event.
+    let changed = vec![contribution(component("svc-2", "team-b", json!({})))];
+    let outcome = store
+        .apply_page(source("github", 10), changed, &[])
+        .await
+        .unwrap();
+    assert_eq!((outcome.stored, outcome.updated), (1, 1));
+    let changes = store.changes(3, 100).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].entity_ref, "component:default/svc-2");
+    assert_eq!(
+        changes[0].entity.as_ref().unwrap()["spec"]["owner"],
+        "team-b"
+    );
+}
+
+#[tokio::test]
+async fn a_first_ingest_logs_additions_and_an_unchanged_page_writes_nothing() {
+    each_backend!(first_ingest_then_unchanged_page);
+}
+
+async fn priority_merge_and_removal(store: &Store) {
+    let high = component(
+        "payments",
+        "team-high",
+        json!({"a/shared": "high", "a/only-high": "1"}),
+    );
+    let mut low = component(
+        "payments",
+        "team-low",
+        json!({"a/shared": "low", "a/only-low": "2"}),
+    );
+    low["spec"]["system"] = json!("billing");
+    store
+        .apply_page(source("low", 1), vec![contribution(low)], &[])
+        .await
+        .unwrap();
+    store
+        .apply_page(source("high", 9), vec![contribution(high)], &[])
+        .await
+        .unwrap();
+
+    let merged = store
+        .entity("component:default/payments")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(merged.entity["spec"]["owner"], "team-high");
+    assert_eq!(
+        merged.entity["spec"]["system"], "billing",
+        "spec merges field by field"
+    );
+    let annotations = &merged.entity["metadata"]["annotations"];
+    assert_eq!(annotations["a/shared"], "high");
+    assert_eq!(annotations["a/only-high"], "1");
+    assert_eq!(annotations["a/only-low"], "2");
+    assert!(merged.provenance.to_string().contains("high"));
+
+    // The higher source leaves: the lower one's version is all that remains.
+    let refs = vec!["component:default/payments".to_owned()];
+    let outcome = store.remove_contributions("high", &refs).await.unwrap();
+    assert_eq!(
+        (outcome.deleted, outcome.updated, outcome.removed),
+        (1, 1, 0)
+    );
+    let merged = store.entity(&refs[0]).await.unwrap().unwrap();
+    assert_eq!(merged.entity["spec"]["owner"], "team-low");
+    assert_eq!(merged.entity["metadata"]["annotations"]["a/shared"], "low");
+
+    // The last contributor leaves: the entity is removed, with a tombstone.
+    let outcome = store.remove_contributions("low", &refs).await.unwrap();
+    assert_eq!((outcome.deleted, outcome.removed), (1, 1));
+    assert!(store.entity(&refs[0]).await.unwrap().is_none());
+    let last = store.changes(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!((last.kind, last.entity), (ChangeKind::Removed, None));
+}
+
+#[tokio::test]
+async fn sources_merge_by_priority_and_removal_remerges() {
+    each_backend!(priority_merge_and_removal);
+}
+
+async fn owner_rule(store: &Store) {
+    let entity = component("shared", "team", json!({}));
+    store
+        .apply_page(
+            source("first", 1),
+            vec![contribution_at(entity.clone(), Some("url:a"))],
+            &[],
+        )
+        .await
+        .unwrap();
+    let strict = SourceRole {
+        name: "second",
+        priority: 5,
+        owner_rule: true,
+    };
+    let outcome = store
+        .apply_page(
+            strict,
+            vec![contribution_at(entity.clone(), Some("url:b"))],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.stored, 0);
+    assert_eq!(outcome.rejected.len(), 1);
+    assert!(
+        outcome.rejected[0].reason.contains("source `first`"),
+        "{:?}",
+        outcome.rejected
+    );
+    // Under the owning location key, the claim is accepted.
+    let outcome = store
+        .apply_page(strict, vec![contribution_at(entity, Some("url:a"))], &[])
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty());
+    assert_eq!(outcome.stored, 1);
+}
+
+#[tokio::test]
+async fn the_owner_rule_refuses_a_ref_held_under_another_location_key() {
+    each_backend!(owner_rule);
+}
+
+async fn invalid_keeps_last_good(store: &Store) {
+    let good = component("kept", "team", json!({}));
+    store
+        .apply_page(source("github", 1), vec![contribution(good)], &[])
+        .await
+        .unwrap();
+    let offset = store.last_offset().await.unwrap();
+    let invalid = [Rejection {
+        entity_ref: Some("component:default/kept".into()),
+        reason: "metadata.name: must be at most 63 characters".into(),
+    }];
+    let outcome = store
+        .apply_page(source("github", 1), vec![], &invalid)
+        .await
+        .unwrap();
+    assert_eq!(outcome.kept_with_error, 1);
+    let stored = store
+        .entity("component:default/kept")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.entity["metadata"]["name"], "kept");
+    assert_eq!(
+        stored.errors,
+        [("github".to_owned(), invalid[0].reason.clone())]
+    );
+    assert_eq!(
+        store.last_offset().await.unwrap(),
+        offset,
+        "no event for a kept version"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_version_keeps_the_last_good_one_with_the_error_attached() {
+    each_backend!(invalid_keeps_last_good);
+}
+
+async fn ordered_under_concurrency(store: &Store) {
+    const WRITERS: usize = 4;
+    const PAGES: usize = 15;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let name = format!("writer-{writer}");
+                for page in 0..PAGES {
+                    let entities = (0..20)
+                        .map(|i| {
+                            contribution(component(
+                                &format!("w{writer}-p{page}-e{i}"),
+                                "t",
+                                json!({}),
+                            ))
+                        })
+                        .collect();
+                    store
+                        .apply_page(source(&name, 1), entities, &[])
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    // A reader that follows the log: every batch must start after what it
+    // has seen, and nothing may later appear below it.
+    let mut seen = BTreeSet::new();
+    let mut last = 0;
+    let expected = (WRITERS * PAGES * 20) as i64;
+    while last < expected {
+        for change in store.changes(last, 1000).await.unwrap() {
+            assert!(
+                change.offset > last,
+                "offset {} after {last}",
+                change.offset
+            );
+            last = change.offset;
+            seen.insert(change.offset);
+        }
+        tokio::task::yield_now().await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let all: BTreeSet<i64> = store
+        .changes(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.offset)
+        .collect();
+    assert_eq!(
+        all, seen,
+        "an event appeared below an offset the reader had passed"
+    );
+    assert_eq!(all, (1..=expected).collect::<BTreeSet<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offsets_become_visible_in_order_under_concurrent_writers() {
+    each_backend!(ordered_under_concurrency);
+}
