@@ -26,7 +26,7 @@ impl Source for Synthetic {
     }
 
     fn next(params: &mut Params, cursor: Option<Cursor>) -> Result<Page<Cursor>, Error> {
-        generate::page(params, cursor.unwrap_or_default())
+        Ok(generate::page(params, cursor.unwrap_or_default()))
     }
 }
 
