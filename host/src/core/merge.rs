@@ -73,12 +73,23 @@ pub fn merge(contributions: &[Contribution<'_>]) -> Option<Merged> {
 /// The common case, kept cheap: one source's entity as it is (its tags
 /// deduplicated, as a union would), every part credited to that source.
 fn single(contribution: &Contribution<'_>) -> Merged {
-    let source = contribution.source;
     let mut entity = contribution.entity.clone();
+    if let Some(Value::Array(tags)) = entity.pointer_mut("/metadata/tags") {
+        dedupe(tags);
+    }
+    Merged {
+        entity,
+        provenance: single_provenance(contribution),
+    }
+}
+
+/// The provenance of a lone contribution: every part from its source.
+pub fn single_provenance(contribution: &Contribution<'_>) -> Provenance {
+    let source = contribution.source;
     let mut provenance = Provenance::default();
-    if let Some(root) = entity.as_object_mut() {
+    if let Some(root) = contribution.entity.as_object() {
         provenance.fields = credit_keys(root, || vec![source.to_owned()]);
-        if let Some(metadata) = root.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(metadata) = root.get("metadata").and_then(Value::as_object) {
             provenance.metadata = credit_keys(metadata, || vec![source.to_owned()]);
             let winners = |key: &str| match metadata.get(key) {
                 Some(Value::Object(map)) => credit_keys(map, || source.to_owned()),
@@ -86,12 +97,21 @@ fn single(contribution: &Contribution<'_>) -> Merged {
             };
             provenance.annotations = winners("annotations");
             provenance.labels = winners("labels");
-            if let Some(Value::Array(tags)) = metadata.get_mut("tags") {
-                dedupe(tags);
-            }
         }
     }
-    Merged { entity, provenance }
+    provenance
+}
+
+/// Whether merging `entity` alone gives it back unchanged (it has no
+/// repeated tag), so a caller may reuse its text and hash as they are.
+pub fn is_unchanged_alone(entity: &Value) -> bool {
+    match entity.pointer("/metadata/tags") {
+        Some(Value::Array(tags)) => tags
+            .iter()
+            .enumerate()
+            .all(|(i, tag)| !tags[..i].contains(tag)),
+        _ => true,
+    }
 }
 
 fn credit_keys<T>(map: &Map<String, Value>, credit: impl Fn() -> T) -> BTreeMap<String, T> {

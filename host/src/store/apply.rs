@@ -2,6 +2,7 @@
 //! source's contributions, in one transaction each, re-merging every ref
 //! touched and appending a change-log entry only for real changes.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
@@ -93,9 +94,9 @@ impl Store {
         outcome.stored = pending.len();
         outcome.kept_with_error = attach_errors(&mut tx, source.name, invalid).await?;
 
-        let in_memory: HashMap<&str, &Value> = pending
+        let in_memory: HashMap<&str, &Contribution> = pending
             .iter()
-            .map(|c| (c.entity_ref.as_str(), &c.entity))
+            .map(|c| (c.entity_ref.as_str(), *c))
             .collect();
         let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
         let events = remerge(&mut tx, source.name, &in_memory, &touched).await?;
@@ -172,7 +173,7 @@ async fn stored_hashes(
         "SELECT entity_ref, hash FROM source_entities WHERE source = $1 AND error IS NULL AND entity_ref IN ({})",
         in_list(batch.len(), 2)
     );
-    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    let mut query = sqlx::query(statement(tx, sql)).bind(source);
     for contribution in batch {
         query = query.bind(contribution.entity_ref.as_str());
     }
@@ -196,7 +197,7 @@ async fn other_owners(
         "SELECT entity_ref, source, location_key FROM source_entities WHERE source <> $1 AND entity_ref IN ({})",
         in_list(batch.len(), 2)
     );
-    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    let mut query = sqlx::query(statement(tx, sql)).bind(source);
     for contribution in batch {
         query = query.bind(contribution.entity_ref.as_str());
     }
@@ -257,7 +258,7 @@ async fn upsert_contributions(
         values_rows(batch.len(), COLUMNS, 1)
     );
     let now = now_ms();
-    let mut query = sqlx::query(statement(&**tx, sql));
+    let mut query = sqlx::query(statement(tx, sql));
     for contribution in batch {
         query = query
             .bind(source.name)
@@ -317,7 +318,7 @@ struct MergedChange {
 async fn remerge(
     tx: &mut Transaction<'static, Any>,
     source: &str,
-    in_memory: &HashMap<&str, &Value>,
+    in_memory: &HashMap<&str, &Contribution>,
     refs: &[String],
 ) -> Result<Vec<MergedChange>, StoreError> {
     let mut changes = Vec::new();
@@ -332,7 +333,8 @@ async fn remerge(
                     merged: None,
                 }),
                 Some(list) => {
-                    let (body, hash, provenance) = merge_contributors(entity_ref, list)?;
+                    let own = in_memory.get(entity_ref.as_str()).copied();
+                    let (body, hash, provenance) = merge_contributors(entity_ref, list, own)?;
                     match current.get(entity_ref) {
                         Some(old) if *old == hash => None,
                         old => Some(MergedChange {
@@ -349,24 +351,24 @@ async fn remerge(
     Ok(changes)
 }
 
-struct Contributor {
+struct Contributor<'a> {
     source: String,
     priority: i64,
-    entity: Value,
+    entity: Cow<'a, Value>,
 }
 
-async fn load_contributors(
+async fn load_contributors<'a>(
     tx: &mut Transaction<'static, Any>,
     source: &str,
-    in_memory: &HashMap<&str, &Value>,
+    in_memory: &HashMap<&str, &'a Contribution>,
     batch: &[String],
-) -> Result<HashMap<String, Vec<Contributor>>, StoreError> {
+) -> Result<HashMap<String, Vec<Contributor<'a>>>, StoreError> {
     let sql = format!(
         "SELECT entity_ref, source, priority, CASE WHEN source = $1 THEN NULL ELSE body END \
          FROM source_entities WHERE entity_ref IN ({})",
         in_list(batch.len(), 2)
     );
-    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    let mut query = sqlx::query(statement(tx, sql)).bind(source);
     for entity_ref in batch {
         query = query.bind(entity_ref.as_str());
     }
@@ -382,11 +384,11 @@ async fn load_contributors(
         let priority: i64 = row.try_get(2).doing("reading contributions")?;
         let body: Option<String> = row.try_get(3).doing("reading contributions")?;
         let entity = match (body, in_memory.get(entity_ref.as_str())) {
-            (Some(body), _) => parse_body(&entity_ref, &body)?,
-            (None, Some(entity)) => (*entity).clone(),
+            (Some(body), _) => Cow::Owned(parse_body(&entity_ref, &body)?),
+            (None, Some(own)) => Cow::Borrowed(&own.entity),
             (None, None) => {
                 own_missing.push(entity_ref.clone());
-                Value::Null
+                Cow::Owned(Value::Null)
             }
         };
         by_ref.entry(entity_ref).or_default().push(Contributor {
@@ -407,13 +409,13 @@ async fn fill_own_bodies(
     tx: &mut Transaction<'static, Any>,
     source: &str,
     refs: &[String],
-    by_ref: &mut HashMap<String, Vec<Contributor>>,
+    by_ref: &mut HashMap<String, Vec<Contributor<'_>>>,
 ) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT entity_ref, body FROM source_entities WHERE source = $1 AND entity_ref IN ({})",
         in_list(refs.len(), 2)
     );
-    let mut query = sqlx::query(statement(&**tx, sql)).bind(source);
+    let mut query = sqlx::query(statement(tx, sql)).bind(source);
     for entity_ref in refs {
         query = query.bind(entity_ref.as_str());
     }
@@ -429,7 +431,7 @@ async fn fill_own_bodies(
             .get_mut(&entity_ref)
             .and_then(|list| list.iter_mut().find(|c| c.source == source))
         {
-            contributor.entity = entity;
+            contributor.entity = Cow::Owned(entity);
         }
     }
     Ok(())
@@ -443,10 +445,13 @@ fn parse_body(entity_ref: &str, body: &str) -> Result<Value, StoreError> {
     })
 }
 
-/// Merge one ref's contributors: (body, hash, provenance JSON).
+/// Merge one ref's contributors: (body, hash, provenance JSON). When the
+/// only contributor is the page's own entity, its text and hash are the
+/// merged ones: nothing is cloned, re-serialised or re-hashed.
 fn merge_contributors(
     entity_ref: &str,
-    contributors: &[Contributor],
+    contributors: &[Contributor<'_>],
+    own: Option<&Contribution>,
 ) -> Result<(String, String, String), StoreError> {
     let inputs: Vec<merge::Contribution<'_>> = contributors
         .iter()
@@ -456,6 +461,12 @@ fn merge_contributors(
             entity: &c.entity,
         })
         .collect();
+    if let ([only], Some(own)) = (inputs.as_slice(), own)
+        && merge::is_unchanged_alone(&own.entity)
+    {
+        let provenance = provenance_json(entity_ref, &merge::single_provenance(only))?;
+        return Ok((own.body.clone(), own.hash.clone(), provenance));
+    }
     let Some(Merged { entity, provenance }) = merge::merge(&inputs) else {
         return Err(StoreError::Corrupt {
             entity_ref: entity_ref.to_owned(),
@@ -463,13 +474,20 @@ fn merge_contributors(
             error: "no contribution to merge".into(),
         });
     };
-    let hash = content_hash(&entity).to_string();
-    let provenance = serde_json::to_string(&provenance).map_err(|error| StoreError::Corrupt {
+    let hash = content_hash(&entity).to_hex();
+    Ok((
+        entity.to_string(),
+        hash,
+        provenance_json(entity_ref, &provenance)?,
+    ))
+}
+
+fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<String, StoreError> {
+    serde_json::to_string(provenance).map_err(|error| StoreError::Corrupt {
         entity_ref: entity_ref.to_owned(),
         what: "provenance",
         error: error.to_string(),
-    })?;
-    Ok((entity.to_string(), hash, provenance))
+    })
 }
 
 async fn merged_hashes(
@@ -480,7 +498,7 @@ async fn merged_hashes(
         "SELECT entity_ref, hash FROM entities WHERE entity_ref IN ({})",
         in_list(batch.len(), 1)
     );
-    let mut query = sqlx::query(statement(&**tx, sql));
+    let mut query = sqlx::query(statement(tx, sql));
     for entity_ref in batch {
         query = query.bind(entity_ref.as_str());
     }
@@ -541,7 +559,7 @@ async fn write_entities(
          provenance = excluded.provenance, updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
         values_rows(rows.len(), COLUMNS, 1)
     );
-    let mut query = sqlx::query(statement(&**tx, sql));
+    let mut query = sqlx::query(statement(tx, sql));
     for (offset, entity_ref, (body, hash, provenance)) in rows {
         let (kind, namespace, name) = split_ref(entity_ref);
         query = query
@@ -578,7 +596,7 @@ async fn delete_removed(
         "DELETE FROM entities WHERE entity_ref IN ({})",
         in_list(removed.len(), 1)
     );
-    let mut query = sqlx::query(statement(&**tx, sql));
+    let mut query = sqlx::query(statement(tx, sql));
     for entity_ref in removed {
         query = query.bind(entity_ref);
     }
@@ -602,7 +620,7 @@ async fn write_events(
          change = excluded.change, kind = excluded.kind, at_ms = excluded.at_ms",
         values_rows(batch.len(), COLUMNS, 1)
     );
-    let mut query = sqlx::query(statement(&**tx, sql));
+    let mut query = sqlx::query(statement(tx, sql));
     for (offset, change) in batch {
         let (kind, _, _) = split_ref(&change.entity_ref);
         query = query
