@@ -84,6 +84,12 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA temp_store = MEMORY",
 ];
 
+/// Per-connection PostgreSQL settings. Statements are prepared once per
+/// connection; a generic plan made while a table was still small would keep
+/// scanning it whole after it grew, so plan each execution afresh (planning
+/// is cheap next to a batch of hundreds of rows).
+const POSTGRES_SETTINGS: &[&str] = &["SET plan_cache_mode = force_custom_plan"];
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -108,10 +114,12 @@ impl Store {
             })
             .after_connect(move |connection, _| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in SQLITE_PRAGMAS {
-                            connection.execute(*pragma).await?;
-                        }
+                    let settings = match backend {
+                        Backend::Sqlite => SQLITE_PRAGMAS,
+                        Backend::Postgres => POSTGRES_SETTINGS,
+                    };
+                    for setting in settings {
+                        connection.execute(*setting).await?;
                     }
                     Ok(())
                 })
