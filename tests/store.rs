@@ -394,3 +394,73 @@ async fn ordered_under_concurrency(store: &Store) {
 async fn offsets_become_visible_in_order_under_concurrent_writers() {
     each_backend!(ordered_under_concurrency);
 }
+
+/// Kill a real ingesting process (`weir bench store`) with SIGKILL in the
+/// middle of its pages, then check the database holds whole pages only and
+/// that the merged table, the change log and the log head agree.
+async fn killed_mid_ingest(url: &str) {
+    const PAGE: i64 = 50;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["bench", "store", "--plugin", weir_tests::guests::SYNTHETIC])
+        .args([
+            "--database-url",
+            url,
+            "--entities",
+            "1000000",
+            "--page-size",
+            "50",
+        ])
+        .env("WEIR_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start weir bench store");
+    let store = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Ok(store) = Store::open(url).await
+            && store.last_offset().await.unwrap_or(0) >= 3 * PAGE
+        {
+            break store;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer exited early"
+        );
+    };
+    child.kill().expect("SIGKILL the writer");
+    child.wait().unwrap();
+
+    let contributed = store.contribution_count("synthetic").await.unwrap();
+    assert!(contributed > 0);
+    assert_eq!(
+        contributed % PAGE,
+        0,
+        "a partial page survived the kill: {contributed} records"
+    );
+    let last = store.last_offset().await.unwrap();
+    let changes = store.changes(0, 10_000_000).await.unwrap();
+    assert_eq!(changes.len() as i64, contributed, "one event per entity");
+    assert_eq!(
+        changes.last().map(|c| c.offset),
+        Some(last),
+        "the log head matches the log"
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == ChangeKind::Added && c.entity.is_some())
+    );
+    let entities = store.entities(None, None, 10_000_000).await.unwrap();
+    assert_eq!(
+        entities.len() as i64,
+        contributed,
+        "every event has its entity"
+    );
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_ingest_leaves_only_whole_pages() {
+    for (db, url) in TestDb::all().await {
+        killed_mid_ingest(&url).await;
+        db.drop_database().await;
+    }
+}
