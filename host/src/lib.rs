@@ -5,5 +5,6 @@
 //! component) → ingestion engine → core → store → events and HTTP.
 
 pub mod core;
+pub mod engine;
 pub mod runtime;
 pub mod store;

@@ -4,6 +4,7 @@
 //! naming the source, the entity and the field; the rest of the page goes on.
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::canonical::content_hash;
 use super::validation::validate;
@@ -25,6 +26,8 @@ pub struct Contribution {
     pub entity: Value,
     /// The entity's JSON text as the source sent it (what is stored).
     pub body: String,
+    /// Hex SHA-256 of `body`: the same text next time skips all of this.
+    pub raw_hash: String,
     /// Hex SHA-256 of the entity's canonical JSON.
     pub hash: String,
     pub location_key: Option<String>,
@@ -47,11 +50,34 @@ pub struct Intake {
     pub rejected: Vec<Rejection>,
 }
 
-/// Sort a page from `source` into contributions and rejections.
-pub fn take_in(source: &str, scope: &Scope, entities: &[SourcedEntity]) -> Intake {
+/// An entity of a page, with its position and the hash of its exact text.
+#[derive(Debug)]
+pub struct PageEntity<'a> {
+    pub index: usize,
+    pub sourced: &'a SourcedEntity,
+    /// Hex SHA-256 of the entity's JSON text as the source sent it.
+    pub raw_hash: String,
+}
+
+/// Hash each entity's text: cheap (no parsing), and enough to recognise an
+/// entity the source sent before, byte for byte.
+pub fn hash_texts(entities: &[SourcedEntity]) -> Vec<PageEntity<'_>> {
+    entities
+        .iter()
+        .enumerate()
+        .map(|(index, sourced)| PageEntity {
+            index,
+            sourced,
+            raw_hash: hex::encode(Sha256::digest(sourced.json())),
+        })
+        .collect()
+}
+
+/// Sort entities of a page from `source` into contributions and rejections.
+pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity<'_>>) -> Intake {
     let mut intake = Intake::default();
-    for (index, entity) in entities.iter().enumerate() {
-        match take_one(source, scope, index, entity) {
+    for entity in entities {
+        match take_one(source, scope, entity) {
             Ok(contribution) => intake.contributions.push(contribution),
             Err(rejection) => intake.rejected.push(rejection),
         }
@@ -62,9 +88,13 @@ pub fn take_in(source: &str, scope: &Scope, entities: &[SourcedEntity]) -> Intak
 fn take_one(
     source: &str,
     scope: &Scope,
-    index: usize,
-    sourced: &SourcedEntity,
+    page_entity: PageEntity<'_>,
 ) -> Result<Contribution, Rejection> {
+    let PageEntity {
+        index,
+        sourced,
+        raw_hash,
+    } = page_entity;
     // The runtime checked the text is a JSON object; this cannot fail but
     // for a bug, and then it is reported like any other bad entity.
     let entity: Value = serde_json::from_str(sourced.json()).map_err(|error| Rejection {
@@ -99,6 +129,7 @@ fn take_one(
         hash: content_hash(&entity).to_hex(),
         entity,
         body: sourced.json().to_owned(),
+        raw_hash,
         location_key: sourced.location_key().map(ToOwned::to_owned),
         plugin_build: sourced.build().sha256().to_owned(),
     })

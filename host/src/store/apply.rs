@@ -110,6 +110,33 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Which of `raw_hashes` (hashes of entity texts) `source` already has
+    /// stored, valid, exactly as sent: those entities are unchanged.
+    pub async fn known_texts(
+        &self,
+        source: &str,
+        raw_hashes: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut known = HashSet::new();
+        let mut connection = self.pool().acquire().await.doing("connecting")?;
+        for batch in raw_hashes.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "SELECT raw_hash FROM source_entities WHERE source = $1 AND error IS NULL AND raw_hash IN ({})",
+                in_list(batch.len(), 2)
+            );
+            let mut query = sqlx::query(statement(&connection, sql)).bind(source);
+            for hash in batch {
+                query = query.bind(*hash);
+            }
+            for row in query.fetch_all(&mut *connection).await.doing(format!(
+                "looking up unchanged entities of source `{source}`"
+            ))? {
+                known.insert(row.try_get(0).doing("reading a stored hash")?);
+            }
+        }
+        Ok(known)
+    }
+
     /// Remove `source`'s contributions to `refs` and re-merge them: an entity
     /// with other contributors changes, one with none left is removed (and a
     /// removal event logged).
@@ -246,13 +273,14 @@ async fn upsert_contributions(
     source: SourceRole<'_>,
     batch: &[&Contribution],
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
     let sql = format!(
         "INSERT INTO source_entities \
-         (source, entity_ref, body, hash, location_key, plugin_build, priority, first_seen_ms, updated_ms) \
+         (source, entity_ref, body, hash, raw_hash, location_key, plugin_build, priority, first_seen_ms, updated_ms) \
          VALUES {} \
          ON CONFLICT (source, entity_ref) DO UPDATE SET \
-         body = excluded.body, hash = excluded.hash, location_key = excluded.location_key, \
+         body = excluded.body, hash = excluded.hash, raw_hash = excluded.raw_hash, \
+         location_key = excluded.location_key, \
          plugin_build = excluded.plugin_build, priority = excluded.priority, error = NULL, \
          updated_ms = excluded.updated_ms",
         values_rows(batch.len(), COLUMNS, 1)
@@ -265,6 +293,7 @@ async fn upsert_contributions(
             .bind(contribution.entity_ref.as_str())
             .bind(contribution.body.as_str())
             .bind(contribution.hash.as_str())
+            .bind(contribution.raw_hash.as_str())
             .bind(contribution.location_key.as_deref())
             .bind(contribution.plugin_build.as_str())
             .bind(source.priority)
@@ -305,12 +334,26 @@ async fn attach_errors(
     Ok(kept)
 }
 
+/// A merged entity as it is written: its body and provenance, or, when it is
+/// exactly one source's contribution, only that source's name.
+struct MergedEntity {
+    hash: String,
+    stored: MergedForm,
+}
+
+enum MergedForm {
+    /// The body and provenance JSON of a merge of several contributions.
+    Explicit { body: String, provenance: String },
+    /// Exactly this source's stored contribution.
+    Sole { source: String },
+}
+
 /// A merged entity that changed, ready to write with its event.
 struct MergedChange {
     entity_ref: String,
     change: &'static str,
     /// `None` for a removal.
-    merged: Option<(String, String, String)>,
+    merged: Option<MergedEntity>,
 }
 
 /// Re-merge `refs` from every source's stored contribution (the current
@@ -334,13 +377,13 @@ async fn remerge(
                 }),
                 Some(list) => {
                     let own = in_memory.get(entity_ref.as_str()).copied();
-                    let (body, hash, provenance) = merge_contributors(entity_ref, list, own)?;
+                    let merged = merge_contributors(entity_ref, list, own)?;
                     match current.get(entity_ref) {
-                        Some(old) if *old == hash => None,
+                        Some(old) if *old == merged.hash => None,
                         old => Some(MergedChange {
                             entity_ref: entity_ref.clone(),
                             change: if old.is_some() { "updated" } else { "added" },
-                            merged: Some((body, hash, provenance)),
+                            merged: Some(merged),
                         }),
                     }
                 }
@@ -445,14 +488,15 @@ fn parse_body(entity_ref: &str, body: &str) -> Result<Value, StoreError> {
     })
 }
 
-/// Merge one ref's contributors: (body, hash, provenance JSON). When the
-/// only contributor is the page's own entity, its text and hash are the
-/// merged ones: nothing is cloned, re-serialised or re-hashed.
+/// Merge one ref's contributors. When the only contributor is the page's
+/// own entity, and merging it alone leaves it as it is, the merged entity is
+/// that contribution: nothing is cloned, re-serialised, re-hashed or stored
+/// twice.
 fn merge_contributors(
     entity_ref: &str,
     contributors: &[Contributor<'_>],
     own: Option<&Contribution>,
-) -> Result<(String, String, String), StoreError> {
+) -> Result<MergedEntity, StoreError> {
     let inputs: Vec<merge::Contribution<'_>> = contributors
         .iter()
         .map(|c| merge::Contribution {
@@ -464,8 +508,12 @@ fn merge_contributors(
     if let ([only], Some(own)) = (inputs.as_slice(), own)
         && merge::is_unchanged_alone(&own.entity)
     {
-        let provenance = provenance_json(entity_ref, &merge::single_provenance(only))?;
-        return Ok((own.body.clone(), own.hash.clone(), provenance));
+        return Ok(MergedEntity {
+            hash: own.hash.clone(),
+            stored: MergedForm::Sole {
+                source: only.source.to_owned(),
+            },
+        });
     }
     let Some(Merged { entity, provenance }) = merge::merge(&inputs) else {
         return Err(StoreError::Corrupt {
@@ -474,12 +522,13 @@ fn merge_contributors(
             error: "no contribution to merge".into(),
         });
     };
-    let hash = content_hash(&entity).to_hex();
-    Ok((
-        entity.to_string(),
-        hash,
-        provenance_json(entity_ref, &provenance)?,
-    ))
+    Ok(MergedEntity {
+        hash: content_hash(&entity).to_hex(),
+        stored: MergedForm::Explicit {
+            body: entity.to_string(),
+            provenance: provenance_json(entity_ref, &provenance)?,
+        },
+    })
 }
 
 fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<String, StoreError> {
@@ -552,24 +601,33 @@ async fn write_entities(
     if rows.is_empty() {
         return Ok(());
     }
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
     let sql = format!(
-        "INSERT INTO entities (entity_ref, kind, namespace, name, body, hash, provenance, updated_ms, event_offset) \
+        "INSERT INTO entities \
+         (entity_ref, kind, namespace, name, body, hash, provenance, sole_source, updated_ms, event_offset) \
          VALUES {} ON CONFLICT (entity_ref) DO UPDATE SET body = excluded.body, hash = excluded.hash, \
-         provenance = excluded.provenance, updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
+         provenance = excluded.provenance, sole_source = excluded.sole_source, \
+         updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
         values_rows(rows.len(), COLUMNS, 1)
     );
     let mut query = sqlx::query(statement(tx, sql));
-    for (offset, entity_ref, (body, hash, provenance)) in rows {
+    for (offset, entity_ref, merged) in rows {
         let (kind, namespace, name) = split_ref(entity_ref);
+        let (body, provenance, sole_source) = match &merged.stored {
+            MergedForm::Explicit { body, provenance } => {
+                (Some(body.as_str()), Some(provenance.as_str()), None)
+            }
+            MergedForm::Sole { source } => (None, None, Some(source.as_str())),
+        };
         query = query
             .bind(entity_ref.as_str())
             .bind(kind)
             .bind(namespace)
             .bind(name)
-            .bind(body.as_str())
-            .bind(hash.as_str())
-            .bind(provenance.as_str())
+            .bind(body)
+            .bind(merged.hash.as_str())
+            .bind(provenance)
+            .bind(sole_source)
             .bind(now)
             .bind(*offset);
     }
@@ -662,6 +720,7 @@ mod tests {
             entity_ref: r.into(),
             entity: Value::Null,
             body: String::new(),
+            raw_hash: String::new(),
             hash: h.into(),
             location_key: None,
             plugin_build: String::new(),

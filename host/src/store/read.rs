@@ -6,6 +6,20 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{QueryContext, Store, StoreError};
+use crate::core::merge::{Contribution, single_provenance};
+
+/// Merged entities with their body: their own, or, for an entity that is
+/// exactly one source's contribution, that source's record.
+macro_rules! select_entities {
+    ($($rest:literal),+) => {
+        concat!(
+            "SELECT e.entity_ref, COALESCE(e.body, s.body), e.hash, e.provenance, e.event_offset, e.sole_source \
+             FROM entities e LEFT JOIN source_entities s \
+             ON s.source = e.sole_source AND s.entity_ref = e.entity_ref ",
+            $($rest),+
+        )
+    };
+}
 
 /// A merged entity as the catalog holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,13 +57,11 @@ pub struct Change {
 impl Store {
     /// The merged entity for a normalised ref, if there is one.
     pub async fn entity(&self, entity_ref: &str) -> Result<Option<StoredEntity>, StoreError> {
-        let row = sqlx::query(
-            "SELECT entity_ref, body, hash, provenance, event_offset FROM entities WHERE entity_ref = $1",
-        )
-        .bind(entity_ref)
-        .fetch_optional(self.pool())
-        .await
-        .doing(format!("reading entity {entity_ref}"))?;
+        let row = sqlx::query(select_entities!("WHERE e.entity_ref = $1"))
+            .bind(entity_ref)
+            .fetch_optional(self.pool())
+            .await
+            .doing(format!("reading entity {entity_ref}"))?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -66,11 +78,10 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<StoredEntity>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entity_ref, body, hash, provenance, event_offset FROM entities \
-             WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR entity_ref > $2) \
-             ORDER BY entity_ref LIMIT $3",
-        )
+        let rows = sqlx::query(select_entities!(
+            "WHERE ($1 IS NULL OR e.kind = $1) AND ($2 IS NULL OR e.entity_ref > $2) ",
+            "ORDER BY e.entity_ref LIMIT $3"
+        ))
         .bind(kind)
         .bind(after)
         .bind(limit)
@@ -83,8 +94,9 @@ impl Store {
     /// Events after `offset` in offset order, at most `limit`.
     pub async fn changes(&self, offset: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.event_offset, c.change, c.entity_ref, e.body FROM changes c \
+            "SELECT c.event_offset, c.change, c.entity_ref, COALESCE(e.body, s.body) FROM changes c \
              LEFT JOIN entities e ON e.entity_ref = c.entity_ref \
+             LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
              WHERE c.event_offset > $1 ORDER BY c.event_offset LIMIT $2",
         )
         .bind(offset)
@@ -130,14 +142,35 @@ impl Store {
 fn stored_entity(row: &AnyRow) -> Result<StoredEntity, StoreError> {
     let entity_ref: String = row.try_get(0).doing("reading an entity")?;
     let body: String = row.try_get(1).doing("reading an entity")?;
-    let provenance: String = row.try_get(3).doing("reading an entity")?;
+    let provenance: Option<String> = row.try_get(3).doing("reading an entity")?;
+    let sole_source: Option<String> = row.try_get(5).doing("reading an entity")?;
+    let entity = parse(&entity_ref, "body", &body)?;
+    let provenance = match (provenance, sole_source) {
+        (Some(provenance), _) => parse(&entity_ref, "provenance", &provenance)?,
+        (None, Some(source)) => sole_provenance(&entity_ref, &source, &entity)?,
+        (None, None) => Value::Null,
+    };
     Ok(StoredEntity {
-        entity: parse(&entity_ref, "body", &body)?,
-        provenance: parse(&entity_ref, "provenance", &provenance)?,
+        entity,
+        provenance,
         hash: row.try_get(2).doing("reading an entity")?,
         event_offset: row.try_get(4).doing("reading an entity")?,
         errors: Vec::new(),
         entity_ref,
+    })
+}
+
+/// The provenance of an entity that is one source's contribution as it is.
+fn sole_provenance(entity_ref: &str, source: &str, entity: &Value) -> Result<Value, StoreError> {
+    let provenance = single_provenance(&Contribution {
+        source,
+        priority: 0,
+        entity,
+    });
+    serde_json::to_value(provenance).map_err(|error| StoreError::Corrupt {
+        entity_ref: entity_ref.to_owned(),
+        what: "provenance",
+        error: error.to_string(),
     })
 }
 

@@ -1,11 +1,13 @@
-//! `weir bench store`: the whole ingest path (plugin → intake → store) on the
+//! `weir bench store`: the whole ingest path (plugin → engine → core →
+//! store) on the
 //! `synthetic` source, against SQLite or PostgreSQL.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use weir::core::intake::{Scope, take_in};
+use weir::core::intake::Scope;
+use weir::engine::ingest_page;
 use weir::runtime::{Plugin, Runtime, RuntimeOptions, SourceSettings};
 use weir::store::{SourceRole, Store};
 
@@ -121,15 +123,12 @@ async fn ingest(store: &Store, plugin: &Plugin, source: SourceRole<'_>) -> anyho
     loop {
         let page = burst.next(cursor.as_ref()).await?;
         let applying = Instant::now();
-        let intake = take_in(source.name, &Scope::default(), &page.entities);
+        let outcome = ingest_page(store, source, &Scope::default(), &page.entities).await?;
         anyhow::ensure!(
-            intake.rejected.is_empty(),
+            outcome.rejected.is_empty(),
             "rejected: {:?}",
-            intake.rejected.first()
+            outcome.rejected.first()
         );
-        store
-            .apply_page(source, intake.contributions, &intake.rejected)
-            .await?;
         in_store += applying.elapsed();
         if page.done {
             break;
