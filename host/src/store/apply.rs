@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 
-use super::sql::{BATCH_ROWS, in_list, statement, values_rows};
+use super::sql::{BATCH_ROWS, fetch_with_keys, statement, values_rows};
 use super::{QueryContext, Store, StoreError, now_ms};
 use crate::core::canonical::content_hash;
 use crate::core::intake::{Contribution, Rejection};
@@ -120,17 +120,18 @@ impl Store {
         let mut known = HashSet::new();
         let mut connection = self.pool().acquire().await.doing("connecting")?;
         for batch in raw_hashes.chunks(BATCH_ROWS) {
-            let sql = format!(
-                "SELECT raw_hash FROM source_entities WHERE source = $1 AND error IS NULL AND raw_hash IN ({})",
-                in_list(batch.len(), 2)
-            );
-            let mut query = sqlx::query(statement(&connection, sql)).bind(source);
-            for hash in batch {
-                query = query.bind(*hash);
-            }
-            for row in query.fetch_all(&mut *connection).await.doing(format!(
+            let rows = fetch_with_keys(
+                &mut connection,
+                "SELECT raw_hash FROM source_entities \
+                 WHERE source = $1 AND error IS NULL AND raw_hash IN ({keys})",
+                Some(source),
+                batch.iter().copied(),
+            )
+            .await
+            .doing(format!(
                 "looking up unchanged entities of source `{source}`"
-            ))? {
+            ))?;
+            for row in rows {
                 known.insert(row.try_get(0).doing("reading a stored hash")?);
             }
         }
@@ -148,18 +149,15 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut deleted = Vec::new();
         for batch in refs.chunks(BATCH_ROWS) {
-            let sql = format!(
-                "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({}) RETURNING entity_ref",
-                in_list(batch.len(), 2)
-            );
-            let mut query = sqlx::query(statement(&tx, sql)).bind(source);
-            for entity_ref in batch {
-                query = query.bind(entity_ref.as_str());
-            }
-            let rows = query
-                .fetch_all(&mut *tx)
-                .await
-                .doing(format!("removing contributions of source `{source}`"))?;
+            let rows = fetch_with_keys(
+                &mut tx,
+                "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({keys}) \
+                 RETURNING entity_ref",
+                Some(source),
+                batch.iter().map(String::as_str),
+            )
+            .await
+            .doing(format!("removing contributions of source `{source}`"))?;
             for row in rows {
                 deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
             }
@@ -196,18 +194,15 @@ async fn stored_hashes(
     source: &str,
     batch: &[Contribution],
 ) -> Result<HashMap<String, String>, StoreError> {
-    let sql = format!(
-        "SELECT entity_ref, hash FROM source_entities WHERE source = $1 AND error IS NULL AND entity_ref IN ({})",
-        in_list(batch.len(), 2)
-    );
-    let mut query = sqlx::query(statement(tx, sql)).bind(source);
-    for contribution in batch {
-        query = query.bind(contribution.entity_ref.as_str());
-    }
-    let rows = query
-        .fetch_all(&mut **tx)
-        .await
-        .doing(format!("reading stored hashes of source `{source}`"))?;
+    let rows = fetch_with_keys(
+        tx,
+        "SELECT entity_ref, hash FROM source_entities \
+         WHERE source = $1 AND error IS NULL AND entity_ref IN ({keys})",
+        Some(source),
+        batch.iter().map(|c| c.entity_ref.as_str()),
+    )
+    .await
+    .doing(format!("reading stored hashes of source `{source}`"))?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()
@@ -220,18 +215,15 @@ async fn other_owners(
     source: &str,
     batch: &[Contribution],
 ) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError> {
-    let sql = format!(
-        "SELECT entity_ref, source, location_key FROM source_entities WHERE source <> $1 AND entity_ref IN ({})",
-        in_list(batch.len(), 2)
-    );
-    let mut query = sqlx::query(statement(tx, sql)).bind(source);
-    for contribution in batch {
-        query = query.bind(contribution.entity_ref.as_str());
-    }
-    let rows = query
-        .fetch_all(&mut **tx)
-        .await
-        .doing(format!("reading other owners for source `{source}`"))?;
+    let rows = fetch_with_keys(
+        tx,
+        "SELECT entity_ref, source, location_key FROM source_entities \
+         WHERE source <> $1 AND entity_ref IN ({keys})",
+        Some(source),
+        batch.iter().map(|c| c.entity_ref.as_str()),
+    )
+    .await
+    .doing(format!("reading other owners for source `{source}`"))?;
     let mut owners: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
     for row in rows {
         let entity_ref: String = row.try_get(0).doing("reading owners")?;
@@ -406,19 +398,15 @@ async fn load_contributors<'a>(
     in_memory: &HashMap<&str, &'a Contribution>,
     batch: &[String],
 ) -> Result<HashMap<String, Vec<Contributor<'a>>>, StoreError> {
-    let sql = format!(
+    let rows = fetch_with_keys(
+        tx,
         "SELECT entity_ref, source, priority, CASE WHEN source = $1 THEN NULL ELSE body END \
-         FROM source_entities WHERE entity_ref IN ({})",
-        in_list(batch.len(), 2)
-    );
-    let mut query = sqlx::query(statement(tx, sql)).bind(source);
-    for entity_ref in batch {
-        query = query.bind(entity_ref.as_str());
-    }
-    let rows = query
-        .fetch_all(&mut **tx)
-        .await
-        .doing("reading contributions to re-merge")?;
+         FROM source_entities WHERE entity_ref IN ({keys})",
+        Some(source),
+        batch.iter().map(String::as_str),
+    )
+    .await
+    .doing("reading contributions to re-merge")?;
     let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
     let mut own_missing = Vec::new();
     for row in rows {
@@ -454,18 +442,14 @@ async fn fill_own_bodies(
     refs: &[String],
     by_ref: &mut HashMap<String, Vec<Contributor<'_>>>,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT entity_ref, body FROM source_entities WHERE source = $1 AND entity_ref IN ({})",
-        in_list(refs.len(), 2)
-    );
-    let mut query = sqlx::query(statement(tx, sql)).bind(source);
-    for entity_ref in refs {
-        query = query.bind(entity_ref.as_str());
-    }
-    let rows = query
-        .fetch_all(&mut **tx)
-        .await
-        .doing("reading contributions")?;
+    let rows = fetch_with_keys(
+        tx,
+        "SELECT entity_ref, body FROM source_entities WHERE source = $1 AND entity_ref IN ({keys})",
+        Some(source),
+        refs.iter().map(String::as_str),
+    )
+    .await
+    .doing("reading contributions")?;
     for row in rows {
         let entity_ref: String = row.try_get(0).doing("reading contributions")?;
         let body: String = row.try_get(1).doing("reading contributions")?;
@@ -543,18 +527,14 @@ async fn merged_hashes(
     tx: &mut Transaction<'static, Any>,
     batch: &[String],
 ) -> Result<HashMap<String, String>, StoreError> {
-    let sql = format!(
-        "SELECT entity_ref, hash FROM entities WHERE entity_ref IN ({})",
-        in_list(batch.len(), 1)
-    );
-    let mut query = sqlx::query(statement(tx, sql));
-    for entity_ref in batch {
-        query = query.bind(entity_ref.as_str());
-    }
-    let rows = query
-        .fetch_all(&mut **tx)
-        .await
-        .doing("reading merged hashes")?;
+    let rows = fetch_with_keys(
+        tx,
+        "SELECT entity_ref, hash FROM entities WHERE entity_ref IN ({keys})",
+        None,
+        batch.iter().map(String::as_str),
+    )
+    .await
+    .doing("reading merged hashes")?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()
@@ -650,18 +630,14 @@ async fn delete_removed(
     if removed.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "DELETE FROM entities WHERE entity_ref IN ({})",
-        in_list(removed.len(), 1)
-    );
-    let mut query = sqlx::query(statement(tx, sql));
-    for entity_ref in removed {
-        query = query.bind(entity_ref);
-    }
-    query
-        .execute(&mut **tx)
-        .await
-        .doing("deleting removed entities")?;
+    fetch_with_keys(
+        tx,
+        "DELETE FROM entities WHERE entity_ref IN ({keys})",
+        None,
+        removed.into_iter(),
+    )
+    .await
+    .doing("deleting removed entities")?;
     Ok(())
 }
 

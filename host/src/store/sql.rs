@@ -3,8 +3,8 @@
 //! anonymous `?` for SQLite, whose lookup of numbered parameters by name is
 //! quadratic in their count (thousands per batch).
 
-use sqlx::AnyConnection;
-use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 /// Rows per statement: well within SQLite's 32,766 and PostgreSQL's 65,535
 /// bind parameters for the widest row here (10 columns).
@@ -49,6 +49,27 @@ pub(crate) fn statement(connection: &AnyConnection, sql: String) -> AssertSqlSaf
     } else {
         AssertSqlSafe(sql)
     }
+}
+
+/// Run `sql` with its `{keys}` replaced by an IN list of `keys`, numbered
+/// after `$1` = `first` when there is one. `keys` must be at most
+/// [`BATCH_ROWS`] long.
+pub(crate) async fn fetch_with_keys<'k>(
+    connection: &mut AnyConnection,
+    sql: &str,
+    first: Option<&'k str>,
+    keys: impl ExactSizeIterator<Item = &'k str>,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let start = if first.is_some() { 2 } else { 1 };
+    let sql = sql.replace("{keys}", &in_list(keys.len(), start));
+    let mut query = sqlx::query(statement(connection, sql));
+    if let Some(first) = first {
+        query = query.bind(first);
+    }
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.fetch_all(connection).await
 }
 
 /// `$1`, `$2`, … → `?`.
