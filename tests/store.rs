@@ -543,3 +543,196 @@ async fn real_plugin_pages(store: &Store) {
 async fn a_real_plugins_unchanged_cycle_is_recognised_by_text() {
     each_backend!(real_plugin_pages);
 }
+
+/// Run one whole cycle of `plugin` through the engine's page step.
+async fn ingest_cycle(
+    store: &Store,
+    plugin: &weir::runtime::Plugin,
+    role: SourceRole<'_>,
+    scope: &weir::core::intake::Scope,
+) -> weir::store::PageOutcome {
+    let mut total = weir::store::PageOutcome::default();
+    let mut burst = plugin.open_burst().await.unwrap();
+    let mut cursor = None;
+    loop {
+        let page = burst.next(cursor.as_ref()).await.unwrap();
+        let outcome = weir::engine::ingest_page(store, role, scope, &page.entities)
+            .await
+            .unwrap();
+        total.stored += outcome.stored;
+        total.unchanged += outcome.unchanged;
+        total.added += outcome.added;
+        total.updated += outcome.updated;
+        total.kept_with_error += outcome.kept_with_error;
+        total.rejected.extend(outcome.rejected);
+        if page.done {
+            return total;
+        }
+        cursor = page.cursor;
+    }
+}
+
+async fn well_behaved(config: &[(&str, &str)]) -> weir::runtime::Plugin {
+    use weir::runtime::{Runtime, RuntimeOptions, SourceSettings};
+    let mut settings = SourceSettings::default();
+    for (key, value) in config {
+        settings.config.insert(key.to_string(), value.to_string());
+    }
+    Runtime::new(RuntimeOptions::default())
+        .unwrap()
+        .load(
+            std::path::Path::new(weir_tests::guests::PLUGIN_WELL_BEHAVED),
+            settings,
+        )
+        .await
+        .unwrap()
+}
+
+/// Invalid entities mixed with valid ones: each is rejected on its own, the
+/// rest of the page goes on, and a ref that was valid keeps its last good
+/// version with the error attached. Names with dots and underscores survive.
+async fn mixed_pages(store: &Store) {
+    use weir::core::intake::Scope;
+    let role = source("well-behaved", 1);
+    let prefix = ("name-prefix", "svc.v2_");
+    let first = well_behaved(&[prefix, ("greeting", "one"), ("broken", "5")]).await;
+    let outcome = ingest_cycle(store, &first, role, &Scope::default()).await;
+    assert_eq!(
+        (outcome.added, outcome.rejected.len()),
+        (5, 1),
+        "{outcome:?}"
+    );
+    let rejected = &outcome.rejected[0];
+    assert_eq!(
+        rejected.entity_ref.as_deref(),
+        Some("component:default/svc.v2_5")
+    );
+    assert!(
+        rejected.reason.contains("source `well-behaved`"),
+        "{}",
+        rejected.reason
+    );
+    assert!(
+        rejected.reason.contains("spec.lifecycle"),
+        "{}",
+        rejected.reason
+    );
+    assert!(
+        store
+            .entity("component:default/svc.v2_5")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let second = well_behaved(&[prefix, ("greeting", "two"), ("broken", "3")]).await;
+    let outcome = ingest_cycle(store, &second, role, &Scope::default()).await;
+    assert_eq!(
+        (outcome.added, outcome.updated, outcome.kept_with_error),
+        (1, 4, 1),
+        "{outcome:?}"
+    );
+    let kept = store
+        .entity("component:default/svc.v2_3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.entity["metadata"]["annotations"]["weir.test/greeting"],
+        "one"
+    );
+    assert_eq!(kept.errors.len(), 1);
+    assert!(
+        kept.errors[0].1.contains("spec.lifecycle"),
+        "{:?}",
+        kept.errors
+    );
+}
+
+#[tokio::test]
+async fn invalid_entities_are_rejected_one_by_one_and_keep_their_last_good_version() {
+    each_backend!(mixed_pages);
+}
+
+/// A source scoped to other kinds or namespaces has its entities refused.
+async fn scope_violations(store: &Store) {
+    use weir::core::intake::Scope;
+    let plugin = well_behaved(&[]).await;
+    let groups_only = Scope {
+        kinds: vec!["group".into()],
+        namespaces: vec![],
+    };
+    let outcome = ingest_cycle(store, &plugin, source("well-behaved", 1), &groups_only).await;
+    assert_eq!((outcome.stored, outcome.rejected.len()), (0, 6));
+    assert!(
+        outcome
+            .rejected
+            .iter()
+            .all(|r| r.reason.contains("may emit only kinds group"))
+    );
+    let elsewhere = Scope {
+        kinds: vec![],
+        namespaces: vec!["ops".into()],
+    };
+    let outcome = ingest_cycle(store, &plugin, source("well-behaved", 1), &elsewhere).await;
+    assert_eq!((outcome.stored, outcome.rejected.len()), (0, 6));
+    assert_eq!(store.last_offset().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn entities_outside_a_sources_scope_are_refused() {
+    each_backend!(scope_violations);
+}
+
+/// Three sources on one ref: each field from the highest that has it; the
+/// middle one leaving changes only what it alone supplied.
+async fn three_sources(store: &Store) {
+    let name = "triple";
+    let mut low = component(name, "team-low", json!({"a/x": "low", "a/low": "1"}));
+    low["spec"]["system"] = json!("low-system");
+    let mut mid = component(name, "team-mid", json!({"a/x": "mid", "a/mid": "2"}));
+    mid["spec"]["lifecycle"] = json!("experimental");
+    let high = component(name, "team-high", json!({"a/high": "3"}));
+    for (entity, role) in [
+        (low, source("low", 1)),
+        (mid, source("mid", 5)),
+        (high, source("high", 9)),
+    ] {
+        store
+            .apply_page(role, vec![contribution(entity)], &[])
+            .await
+            .unwrap();
+    }
+    let entity_ref = format!("component:default/{name}");
+    let merged = store.entity(&entity_ref).await.unwrap().unwrap().entity;
+    assert_eq!(merged["spec"]["owner"], "team-high");
+    assert_eq!(
+        merged["spec"]["lifecycle"], "production",
+        "high has lifecycle too"
+    );
+    assert_eq!(merged["spec"]["system"], "low-system");
+    let annotations = &merged["metadata"]["annotations"];
+    assert_eq!(annotations["a/x"], "mid");
+    assert_eq!(
+        (
+            &annotations["a/low"],
+            &annotations["a/mid"],
+            &annotations["a/high"]
+        ),
+        (&json!("1"), &json!("2"), &json!("3"))
+    );
+
+    store
+        .remove_contributions("mid", &[entity_ref.clone()])
+        .await
+        .unwrap();
+    let merged = store.entity(&entity_ref).await.unwrap().unwrap().entity;
+    assert_eq!(merged["metadata"]["annotations"]["a/x"], "low");
+    assert!(merged["metadata"]["annotations"].get("a/mid").is_none());
+    assert_eq!(merged["spec"]["owner"], "team-high");
+}
+
+#[tokio::test]
+async fn three_sources_merge_field_by_field() {
+    each_backend!(three_sources);
+}

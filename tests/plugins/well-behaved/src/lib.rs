@@ -2,6 +2,9 @@
 //! exercises the host imports. It logs, writes one line to stderr per burst,
 //! and puts config `greeting` and the length of secret `token` (never the
 //! secret itself) into annotations, so tests can check the plumbing.
+//! Config `name-prefix` (default `well-behaved-`) names the entities, and
+//! `broken` (comma-separated entity numbers) makes those entities invalid (no
+//! `spec.lifecycle`), for tests of pages that mix valid and invalid entities.
 
 use weir_guest::{Entity, Error, Page, Source, config, log, secrets};
 
@@ -14,6 +17,8 @@ struct WellBehaved;
 struct Settings {
     greeting: String,
     token_length: Option<usize>,
+    name_prefix: String,
+    broken: Vec<u32>,
 }
 
 impl Source for WellBehaved {
@@ -29,6 +34,8 @@ impl Source for WellBehaved {
         let settings = Settings {
             greeting: config::get("greeting").unwrap_or_else(|| "(unset)".into()),
             token_length: secrets::get("token").map(|token| token.len()),
+            name_prefix: config::get("name-prefix").unwrap_or_else(|| "well-behaved-".into()),
+            broken: broken_entities()?,
         };
         log::info(&format!(
             "well-behaved: burst opened, greeting {:?}",
@@ -58,18 +65,34 @@ impl Source for WellBehaved {
     }
 }
 
+fn broken_entities() -> Result<Vec<u32>, Error> {
+    let Some(list) = config::get("broken") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .map_err(|e| Error::fatal(format!("config `broken`: {n:?}: {e}")))
+        })
+        .collect()
+}
+
 fn entity(settings: &Settings, n: u32) -> Entity {
     let token_length = settings
         .token_length
         .map_or_else(|| "(unset)".into(), |len| len.to_string());
-    Entity::builder("Component", format!("well-behaved-{n}"))
+    let entity = Entity::builder("Component", format!("{}{n}", settings.name_prefix))
         .managed_by("url:https://well-behaved.example.com")
         .annotation("weir.test/greeting", &settings.greeting)
         .annotation("weir.test/token-length", token_length)
         .spec("type", "service")
-        .spec("lifecycle", "production")
-        .spec("owner", "group:default/test")
-        .build()
+        .spec("owner", "group:default/test");
+    if settings.broken.contains(&n) {
+        entity.build()
+    } else {
+        entity.spec("lifecycle", "production").build()
+    }
 }
 
 weir_guest::export_source!(WellBehaved);
