@@ -723,7 +723,7 @@ async fn three_sources(store: &Store) {
     );
 
     store
-        .remove_contributions("mid", &[entity_ref.clone()])
+        .remove_contributions("mid", std::slice::from_ref(&entity_ref))
         .await
         .unwrap();
     let merged = store.entity(&entity_ref).await.unwrap().unwrap().entity;
