@@ -107,6 +107,7 @@ impl Store {
         tx.commit()
             .await
             .doing(format!("committing a page of source `{}`", source.name))?;
+        self.wrote_rows(outcome.stored).await?;
         Ok(outcome)
     }
 

@@ -9,6 +9,8 @@ mod read;
 mod sql;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -63,11 +65,16 @@ pub(crate) enum Backend {
     Postgres,
 }
 
+/// Rows written between two `ANALYZE`s on PostgreSQL.
+const ANALYZE_EVERY_ROWS: u64 = 20_000;
+
 /// A connection pool to the catalog database.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Rows written since the planner's statistics were last refreshed.
+    unanalyzed_rows: Arc<AtomicU64>,
 }
 
 /// Per-connection SQLite settings. WAL lets readers run beside the one
@@ -138,11 +145,36 @@ impl Store {
                 url: url.clone(),
                 error,
             })?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            unanalyzed_rows: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Count rows written; on PostgreSQL, refresh the planner's statistics
+    /// once enough have been. Without them (autovacuum may be off, or not yet
+    /// run on a table that grew fast) the planner takes a big table for an
+    /// empty one and scans it whole for every batch.
+    pub(crate) async fn wrote_rows(&self, rows: usize) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let before = self
+            .unanalyzed_rows
+            .fetch_add(rows as u64, Ordering::Relaxed);
+        if before < ANALYZE_EVERY_ROWS && before + rows as u64 >= ANALYZE_EVERY_ROWS {
+            self.unanalyzed_rows.store(0, Ordering::Relaxed);
+            sqlx::raw_sql("ANALYZE source_entities, entities, changes")
+                .execute(&self.pool)
+                .await
+                .doing("refreshing the planner's statistics")?;
+        }
+        Ok(())
     }
 
     /// Start a write transaction. SQLite's takes the write lock at once
