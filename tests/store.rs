@@ -736,3 +736,33 @@ async fn three_sources(store: &Store) {
 async fn three_sources_merge_field_by_field() {
     each_backend!(three_sources);
 }
+
+/// A source whose priority changes re-merges its refs even though its
+/// entities did not change.
+async fn priority_change(store: &Store) {
+    let a = component("contested", "team-a", json!({}));
+    let b = component("contested", "team-b", json!({}));
+    store
+        .apply_page(source("a", 1), vec![contribution(a)], &[])
+        .await
+        .unwrap();
+    store
+        .apply_page(source("b", 5), vec![contribution(b.clone())], &[])
+        .await
+        .unwrap();
+    let entity_ref = "component:default/contested";
+    let owner =
+        |stored: Option<weir::store::StoredEntity>| stored.unwrap().entity["spec"]["owner"].clone();
+    assert_eq!(owner(store.entity(entity_ref).await.unwrap()), "team-b");
+    let outcome = store
+        .apply_page(source("b", 0), vec![contribution(b)], &[])
+        .await
+        .unwrap();
+    assert_eq!((outcome.stored, outcome.updated), (1, 1));
+    assert_eq!(owner(store.entity(entity_ref).await.unwrap()), "team-a");
+}
+
+#[tokio::test]
+async fn a_changed_priority_re_merges_unchanged_entities() {
+    each_backend!(priority_change);
+}

@@ -17,7 +17,7 @@ pub async fn ingest_page(
 ) -> Result<PageOutcome, StoreError> {
     let hashed = hash_texts(entities);
     let hashes: Vec<&str> = hashed.iter().map(|e| e.raw_hash.as_str()).collect();
-    let known = store.known_texts(source.name, &hashes).await?;
+    let known = store.known_texts(source, &hashes).await?;
     let (unchanged, fresh): (Vec<_>, Vec<_>) = hashed
         .into_iter()
         .partition(|entity| known.contains(&entity.raw_hash));

@@ -69,7 +69,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut pending = Vec::new();
         for batch in contributions.chunks(BATCH_ROWS) {
-            let existing = stored_hashes(&mut tx, source.name, batch).await?;
+            let existing = stored_hashes(&mut tx, source, batch).await?;
             let owners = if source.owner_rule {
                 other_owners(&mut tx, source.name, batch).await?
             } else {
@@ -112,26 +112,27 @@ impl Store {
     }
 
     /// Which of `raw_hashes` (hashes of entity texts) `source` already has
-    /// stored, valid, exactly as sent: those entities are unchanged.
+    /// stored, valid, exactly as sent and at its current priority: those
+    /// entities are unchanged.
     pub async fn known_texts(
         &self,
-        source: &str,
+        source: SourceRole<'_>,
         raw_hashes: &[&str],
     ) -> Result<HashSet<String>, StoreError> {
+        let sql = format!(
+            "SELECT raw_hash FROM source_entities \
+             WHERE source = $1 AND error IS NULL AND priority = {} AND raw_hash IN ({{keys}})",
+            source.priority
+        );
+        let source = source.name;
         let mut known = HashSet::new();
         let mut connection = self.pool().acquire().await.doing("connecting")?;
         for batch in raw_hashes.chunks(BATCH_ROWS) {
-            let rows = fetch_with_keys(
-                &mut connection,
-                "SELECT raw_hash FROM source_entities \
-                 WHERE source = $1 AND error IS NULL AND raw_hash IN ({keys})",
-                Some(source),
-                batch.iter().copied(),
-            )
-            .await
-            .doing(format!(
-                "looking up unchanged entities of source `{source}`"
-            ))?;
+            let rows = fetch_with_keys(&mut connection, &sql, Some(source), batch.iter().copied())
+                .await
+                .doing(format!(
+                    "looking up unchanged entities of source `{source}`"
+                ))?;
             for row in rows {
                 known.insert(row.try_get(0).doing("reading a stored hash")?);
             }
@@ -190,20 +191,26 @@ fn last_of_each_ref(contributions: Vec<Contribution>) -> Vec<Contribution> {
     kept
 }
 
+/// The hashes of `batch`'s refs as `source` stored them, valid and at its
+/// current priority (a changed priority must re-merge, even with the same body).
 async fn stored_hashes(
     tx: &mut Transaction<'static, Any>,
-    source: &str,
+    source: SourceRole<'_>,
     batch: &[Contribution],
 ) -> Result<HashMap<String, String>, StoreError> {
+    let sql = format!(
+        "SELECT entity_ref, hash FROM source_entities \
+         WHERE source = $1 AND error IS NULL AND priority = {} AND entity_ref IN ({{keys}})",
+        source.priority
+    );
     let rows = fetch_with_keys(
         tx,
-        "SELECT entity_ref, hash FROM source_entities \
-         WHERE source = $1 AND error IS NULL AND entity_ref IN ({keys})",
-        Some(source),
+        &sql,
+        Some(source.name),
         batch.iter().map(|c| c.entity_ref.as_str()),
     )
     .await
-    .doing(format!("reading stored hashes of source `{source}`"))?;
+    .doing(format!("reading stored hashes of source `{}`", source.name))?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()
