@@ -139,3 +139,22 @@ fn every_command_has_help() {
         assert!(stdout(&output).contains("Usage:"), "{args:?}");
     }
 }
+
+#[test]
+fn run_with_a_database_ingests_and_skips_what_did_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("weir.db").display());
+    let first = weir(&["run", guests::HIERARCHY, "--database", &url]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary = stderr(&first);
+    assert!(
+        summary.contains("store: 315 written, 0 unchanged; 315 added, 0 updated; 0 rejected"),
+        "{summary}"
+    );
+    let again = weir(&["run", guests::HIERARCHY, "--database", &url]);
+    let summary = stderr(&again);
+    assert!(
+        summary.contains("store: 0 written, 315 unchanged; 0 added, 0 updated"),
+        "{summary}"
+    );
+}

@@ -1,4 +1,5 @@
-//! `weir run`: one full cycle of a source, in memory, entities to stdout.
+//! `weir run`: one full cycle of a source, entities to stdout, and with
+//! `--database` into a catalog store as well.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
+use weir::core::intake::Scope;
+use weir::engine::ingest_page;
 use weir::runtime::{CallStats, Cursor, Page, Plugin};
+use weir::store::{PageOutcome, SourceRole, Store};
 
 use super::SourceArgs;
 
@@ -28,6 +32,16 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     burst_pages: u64,
 
+    /// Also ingest every page into this catalog database (`sqlite://FILE`,
+    /// created if missing, or `postgres://…`): validated, merged, with
+    /// unchanged entities skipped; rejections are printed to stderr.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+
+    /// The source's priority in the merge, with `--database`.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "database")]
+    priority: i64,
+
     #[command(flatten)]
     pub(super) source: SourceArgs,
 }
@@ -40,11 +54,17 @@ struct Progress {
     bursts: u64,
     calls: CallStats,
     done: bool,
+    /// What the store did with the pages, with `--database`.
+    stored: Option<PageOutcome>,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = args.source.cache.runtime()?;
     let plugin = runtime.load(&args.plugin, args.source.settings()).await?;
+    let store = match &args.database {
+        Some(url) => Some(Store::open(url).await?),
+        None => None,
+    };
     eprintln!(
         "running `{}` ({}) from {}",
         plugin.provider_name(),
@@ -54,7 +74,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut progress = Progress::default();
     let mut out = BufWriter::new(tokio::io::stdout());
-    let outcome = run_cycle(&plugin, &args, &mut progress, &mut out).await;
+    let outcome = run_cycle(&plugin, &args, store.as_ref(), &mut progress, &mut out).await;
     out.flush().await?;
     summarise(&plugin, &progress, started.elapsed());
     outcome?;
@@ -64,6 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 async fn run_cycle(
     plugin: &Plugin,
     args: &RunArgs,
+    store: Option<&Store>,
     progress: &mut Progress,
     out: &mut BufWriter<Stdout>,
 ) -> anyhow::Result<()> {
@@ -79,6 +100,19 @@ async fn run_cycle(
             match burst.next(cursor.as_ref()).await {
                 Ok(page) => {
                     write_page(out, &page).await?;
+                    if let Some(store) = store {
+                        let role = SourceRole {
+                            name: plugin.provider_name(),
+                            priority: args.priority,
+                            owner_rule: false,
+                        };
+                        let outcome =
+                            ingest_page(store, role, &Scope::default(), &page.entities).await?;
+                        add_outcome(
+                            progress.stored.get_or_insert_with(Default::default),
+                            outcome,
+                        );
+                    }
                     progress.pages += 1;
                     progress.entities += page.entities.len() as u64;
                     progress.done = page.done;
@@ -110,6 +144,19 @@ async fn run_cycle(
         );
     }
     Ok(())
+}
+
+fn add_outcome(total: &mut PageOutcome, page: PageOutcome) {
+    for rejection in &page.rejected {
+        eprintln!("rejected: {}", rejection.reason);
+    }
+    total.stored += page.stored;
+    total.unchanged += page.unchanged;
+    total.added += page.added;
+    total.updated += page.updated;
+    total.removed += page.removed;
+    total.kept_with_error += page.kept_with_error;
+    total.rejected.extend(page.rejected);
 }
 
 fn reached(max_pages: Option<u64>, pages: u64) -> bool {
@@ -148,4 +195,16 @@ fn summarise(plugin: &Plugin, progress: &Progress, elapsed: Duration) {
         progress.calls.guest_time.as_secs_f64() * 1000.0,
         progress.calls.fuel,
     );
+    if let Some(stored) = &progress.stored {
+        eprintln!(
+            "{}: store: {} written, {} unchanged; {} added, {} updated; {} rejected ({} kept their last good version)",
+            plugin.provider_name(),
+            stored.stored,
+            stored.unchanged,
+            stored.added,
+            stored.updated,
+            stored.rejected.len(),
+            stored.kept_with_error,
+        );
+    }
 }
