@@ -559,12 +559,7 @@ async fn ingest_cycle(
         let outcome = weir::engine::ingest_page(store, role, scope, &page.entities)
             .await
             .unwrap();
-        total.stored += outcome.stored;
-        total.unchanged += outcome.unchanged;
-        total.added += outcome.added;
-        total.updated += outcome.updated;
-        total.kept_with_error += outcome.kept_with_error;
-        total.rejected.extend(outcome.rejected);
+        total.absorb(outcome);
         if page.done {
             return total;
         }

@@ -150,13 +150,7 @@ fn add_outcome(total: &mut PageOutcome, page: PageOutcome) {
     for rejection in &page.rejected {
         eprintln!("rejected: {}", rejection.reason);
     }
-    total.stored += page.stored;
-    total.unchanged += page.unchanged;
-    total.added += page.added;
-    total.updated += page.updated;
-    total.removed += page.removed;
-    total.kept_with_error += page.kept_with_error;
-    total.rejected.extend(page.rejected);
+    total.absorb(page);
 }
 
 fn reached(max_pages: Option<u64>, pages: u64) -> bool {

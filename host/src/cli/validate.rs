@@ -13,7 +13,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::Value;
 use weir::core::entity_ref::EntityRef;
-use weir::core::validation::{FieldPath, Problem, validate};
+use weir::core::validation::{FieldPath, Problem, type_name, validate};
 
 /// Check catalog entity files the way Backstage would ingest them.
 ///
@@ -125,7 +125,7 @@ fn check_document(document: Document, base: &Path) -> (String, Vec<Problem>) {
     if !value.is_object() {
         let problem = Problem {
             field: FieldPath::root(),
-            message: format!("expected an entity object, found {}", json_type(&value)),
+            message: format!("expected an entity object, found {}", type_name(&value)),
         };
         return (format!("document {}", document.number), vec![problem]);
     }
@@ -329,7 +329,7 @@ fn resolve(placeholder: Placeholder, parameter: &Value, base: &Path) -> Result<V
     let Some(relative) = parameter.as_str() else {
         return Err(format!(
             "expected a relative file path, found {}",
-            json_type(parameter)
+            type_name(parameter)
         ));
     };
     let path = placeholder_path(relative, base)?;
@@ -381,17 +381,6 @@ fn single_yaml_document(text: &str) -> Result<Value, String> {
     match documents.len() {
         1 => Ok(documents.remove(0).value),
         found => Err(format!("expected exactly one YAML document, found {found}")),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

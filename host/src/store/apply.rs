@@ -42,6 +42,19 @@ pub struct PageOutcome {
     pub rejected: Vec<Rejection>,
 }
 
+impl PageOutcome {
+    /// Add `page`'s counts and rejections to these, e.g. over a cycle.
+    pub fn absorb(&mut self, page: PageOutcome) {
+        self.stored += page.stored;
+        self.unchanged += page.unchanged;
+        self.added += page.added;
+        self.updated += page.updated;
+        self.removed += page.removed;
+        self.kept_with_error += page.kept_with_error;
+        self.rejected.extend(page.rejected);
+    }
+}
+
 /// What removing contributions did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemovalOutcome {

@@ -204,8 +204,8 @@ impl Report {
     }
 }
 
-/// JSON's name for the type of `value`, for messages.
-fn type_name(value: &Value) -> &'static str {
+/// JSON's name for the type of `value`, for messages ("a string").
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
