@@ -21,6 +21,9 @@ pub struct Params {
     pub entity_bytes: usize,
     /// Mixed into every entity's content, so a new seed updates them all.
     pub seed: u64,
+    /// The share (0-100) of entities generated as if with the next seed:
+    /// those whose number modulo 100 is below it. A cycle with a few changes.
+    pub changed_percent: u64,
 }
 
 impl Default for Params {
@@ -30,6 +33,7 @@ impl Default for Params {
             page_size: 500,
             entity_bytes: 1200,
             seed: 0,
+            changed_percent: 0,
         }
     }
 }
@@ -47,8 +51,19 @@ pub fn page(params: &Params, cursor: Cursor) -> Page<Cursor> {
         .saturating_add(params.page_size as u64)
         .min(params.count);
     let padding = padding_for(params, start + 1);
+    let changed = Params {
+        seed: params.seed.wrapping_add(1),
+        ..*params
+    };
     let entities = (start + 1..=end)
-        .map(|index| Entity::from_json_text(entity_json(params, index, padding)))
+        .map(|index| {
+            let params = if index % 100 < params.changed_percent {
+                &changed
+            } else {
+                params
+            };
+            Entity::from_json_text(entity_json(params, index, padding))
+        })
         .collect();
     if end < params.count {
         Page::more(entities, Cursor { offset: end })
@@ -418,6 +433,25 @@ mod tests {
             page(&params, Cursor { offset: 20 }).entities,
             page(&params, Cursor { offset: 20 }).entities,
         );
+    }
+
+    #[test]
+    fn changed_percent_changes_that_share_of_entities() {
+        let before = page(&params(200, 200), Cursor::default());
+        let after = page(
+            &Params {
+                changed_percent: 10,
+                ..params(200, 200)
+            },
+            Cursor::default(),
+        );
+        let changed = jsons(&before)
+            .into_iter()
+            .zip(jsons(&after))
+            .filter(|(old, new)| old != new)
+            .count();
+        assert_eq!(changed, 20);
+        assert_eq!(names(&before), names(&after));
     }
 
     #[test]

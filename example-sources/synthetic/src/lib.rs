@@ -3,8 +3,10 @@
 //! and throughput benchmarks.
 //!
 //! Config: `count` (1000), `page-size` (500), `entity-bytes` (1200, the rough
-//! JSON size of each entity) and `seed` (0; changing it changes every entity's
-//! content but not the names).
+//! JSON size of each entity), `seed` (0; changing it changes every entity's
+//! content but not the names), `changed-percent` (0; that share of entities
+//! is generated as with the next seed) and `name` (`synthetic`, the provider
+//! name: several copies of the source can run side by side).
 
 mod generate;
 
@@ -18,7 +20,7 @@ impl Source for Synthetic {
     type Cursor = Cursor;
 
     fn provider_name() -> String {
-        "synthetic".into()
+        config::get("name").unwrap_or_else(|| "synthetic".into())
     }
 
     fn setup() -> Result<Params, Error> {
@@ -40,7 +42,14 @@ fn params_from_config() -> Result<Params, Error> {
         page_size: config::get_or("page-size", defaults.page_size)?,
         entity_bytes: config::get_or("entity-bytes", defaults.entity_bytes)?,
         seed: config::get_or("seed", defaults.seed)?,
+        changed_percent: config::get_or("changed-percent", defaults.changed_percent)?,
     };
+    if params.changed_percent > 100 {
+        return Err(Error::fatal(format!(
+            "config `changed-percent`: cannot use \"{}\": must be 0 to 100",
+            params.changed_percent
+        )));
+    }
     if params.page_size == 0 {
         return Err(Error::fatal(
             "config `page-size`: cannot use \"0\": must be at least 1",

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -19,10 +20,23 @@ use weir::runtime::{Limits, Runtime, RuntimeOptions, SourceSettings};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// How log lines are written to stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the source name as a field.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Serve(serve::ServeArgs),
     Run(run::RunArgs),
     Check(check::CheckArgs),
     Bench(bench::BenchArgs),
@@ -31,6 +45,7 @@ enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve::serve(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Check(args) => check::check(args).await,
         Command::Bench(args) => bench::bench(args).await,

@@ -1,31 +1,17 @@
-//! The ingestion engine: what happens to each page a source returns. So far,
-//! applying one page; bursts, cursors, marks and schedules build on it.
+//! The ingestion engine: drives each source through its cycles (bursts of
+//! pages, pauses between them, a sweep at the end, rest) and hands every
+//! page to the core and the store, committed with its cursor and marks.
+//!
+//! [`Engine`] owns the sources of one host process and the global bound on
+//! bursts running at once; each source runs in its own task (`runner`),
+//! whose state lives in the store so that any replica sharing the database
+//! can continue it; `page` turns a page into what the store commits.
 
-use crate::core::intake::{Scope, hash_texts, take_in};
-use crate::runtime::SourcedEntity;
-use crate::store::{PageOutcome, SourceRole, Store, StoreError};
+mod supervisor;
+mod options;
+mod page;
+mod runner;
 
-/// Apply one page from `source`: entities whose text the source already sent
-/// byte for byte are counted unchanged without being parsed; the rest are
-/// validated, hashed and handed to the store in one transaction. The outcome
-/// lists every rejection (invalid, out of scope, conflicting).
-pub async fn ingest_page(
-    store: &Store,
-    source: SourceRole<'_>,
-    scope: &Scope,
-    entities: &[SourcedEntity],
-) -> Result<PageOutcome, StoreError> {
-    let hashed = hash_texts(entities);
-    let hashes: Vec<&str> = hashed.iter().map(|e| e.raw_hash.as_str()).collect();
-    let known = store.known_texts(source, &hashes).await?;
-    let (unchanged, fresh): (Vec<_>, Vec<_>) = hashed
-        .into_iter()
-        .partition(|entity| known.contains(&entity.raw_hash));
-    let intake = take_in(source.name, scope, fresh);
-    let mut outcome = store
-        .apply_page(source, intake.contributions, &intake.rejected)
-        .await?;
-    outcome.unchanged += unchanged.len();
-    outcome.rejected.extend(intake.rejected);
-    Ok(outcome)
-}
+pub use supervisor::{Engine, EngineError, EngineOptions};
+pub use options::{Rest, SourceOptions};
+pub use page::ingest_page;

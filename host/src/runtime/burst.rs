@@ -149,7 +149,7 @@ impl Burst {
     }
 }
 
-fn guest_error(source: &Arc<str>, call: Call, error: types::SourceError) -> SourceError {
+pub(crate) fn guest_error(source: &Arc<str>, call: Call, error: types::SourceError) -> SourceError {
     let kind = match error {
         types::SourceError::Transient(message) => SourceErrorKind::Transient { message },
         types::SourceError::Fatal(message) => SourceErrorKind::Fatal { message },

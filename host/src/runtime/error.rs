@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::CONTRACT_VERSION;
+use super::SUPPORTED_CONTRACT_VERSIONS;
 
 /// Why a plugin file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,9 @@ pub enum LoadError {
     NotASource { file: PathBuf, exports: Vec<String> },
 
     #[error(
-        "{}: implements weir:source@{found}, but this host implements weir:source@{CONTRACT_VERSION}{}",
-        file.display(), unsatisfied.as_deref().map(|m| format!("; also, {m}")).unwrap_or_default()
+        "{}: implements weir:source@{found}, but this host implements {}{}",
+        file.display(), supported_versions(),
+        unsatisfied.as_deref().map(|m| format!("; also, {m}")).unwrap_or_default()
     )]
     WrongContractVersion {
         file: PathBuf,
@@ -47,6 +48,12 @@ pub enum LoadError {
 
     #[error("{}: {message}", file.display())]
     UnsatisfiedImport { file: PathBuf, message: String },
+
+    #[error(
+        "{}: exports `weir:source/push`, but not as the contract defines it: {message}",
+        file.display()
+    )]
+    InvalidPushExport { file: PathBuf, message: String },
 
     #[error(
         "{}: provider name {name:?} is not usable: it must be 1-128 characters of letters, \
@@ -69,6 +76,19 @@ impl LoadError {
     }
 }
 
+/// `weir:source@0.1.0 and weir:source@0.1.1`.
+fn supported_versions() -> String {
+    let versions: Vec<String> = SUPPORTED_CONTRACT_VERSIONS
+        .iter()
+        .map(|version| format!("weir:source@{version}"))
+        .collect();
+    match versions.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "no version".into(),
+    }
+}
+
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         "none".into()
@@ -85,6 +105,8 @@ pub enum Call {
     Open,
     Next,
     Close,
+    /// The `push` export's `handle`, for one pushed event.
+    Push,
 }
 
 impl fmt::Display for Call {
@@ -95,6 +117,7 @@ impl fmt::Display for Call {
             Call::Open => "open (set-up)",
             Call::Next => "next",
             Call::Close => "close (tear-down)",
+            Call::Push => "push",
         })
     }
 }
@@ -109,11 +132,15 @@ pub struct SourceError {
 }
 
 impl SourceError {
-    /// Whether retrying the burst later (with back-off) may succeed. Only a
-    /// source's own fatal error says it will not; traps and limits are
+    /// Whether retrying the burst (or redelivering the pushed event) later,
+    /// with back-off, may succeed. Only a source's own fatal error and a push
+    /// to a source without push say it will not; traps and limits are
     /// retried, as a flaky upstream can cause them too.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self.kind, SourceErrorKind::Fatal { .. })
+        !matches!(
+            self.kind,
+            SourceErrorKind::Fatal { .. } | SourceErrorKind::PushUnsupported
+        )
     }
 }
 
@@ -182,6 +209,18 @@ pub enum SourceErrorKind {
     #[error("the burst is unusable after an earlier failure; open a new one")]
     BurstUnusable,
 
+    #[error(
+        "the source does not take pushed events: it exports no `weir:source/push` interface \
+         (it implements the pull-only `source-plugin` world)"
+    )]
+    PushUnsupported,
+
+    #[error("push removes {count} entities, over the limit of {limit} per push")]
+    TooManyRemovals { count: usize, limit: usize },
+
+    #[error("removal #{index} of the push is not an entity ref: {error}")]
+    InvalidRemovalRef { index: usize, error: String },
+
     #[error("the host failed: {message}")]
     Host { message: String },
 }
@@ -222,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_fatal_source_error_is_final() {
+    fn only_a_fatal_source_error_or_a_push_without_push_is_final() {
         let fatal = SourceError {
             source_name: "github".into(),
             call: Call::Open,
@@ -231,5 +270,31 @@ mod tests {
             },
         };
         assert!(!fatal.is_retryable());
+        let unsupported = SourceError {
+            source_name: "github".into(),
+            call: Call::Push,
+            kind: SourceErrorKind::PushUnsupported,
+        };
+        assert!(!unsupported.is_retryable());
+        assert!(
+            unsupported
+                .to_string()
+                .starts_with("source `github`: push: the source does not take pushed events"),
+            "{unsupported}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_version_names_every_version_the_host_implements() {
+        let error = LoadError::WrongContractVersion {
+            file: "p.wasm".into(),
+            found: "0.9.0".into(),
+            unsatisfied: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "p.wasm: implements weir:source@0.9.0, but this host implements \
+             weir:source@0.1.0 and weir:source@0.1.1"
+        );
     }
 }

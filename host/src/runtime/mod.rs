@@ -4,7 +4,8 @@
 //! One concept per file: [`Runtime`] owns the engine and the linker,
 //! [`Plugin`] is a loaded, type-checked component bound to a source's
 //! settings, [`Burst`] is one instance's set-up → `next`… → tear-down, and
-//! [`Page`] is what a `next` call returns once the host has checked it.
+//! [`Page`] is what a `next` call returns once the host has checked it; a
+//! plugin that exports `push` turns a [`PushEvent`] into a [`PushOutcome`].
 
 mod bindings;
 mod burst;
@@ -16,6 +17,7 @@ mod host_imports;
 mod limits;
 mod page;
 mod plugin;
+mod push;
 mod settings;
 mod state;
 
@@ -25,7 +27,15 @@ pub use error::{Call, LoadError, SourceError, SourceErrorKind};
 pub use limits::Limits;
 pub use page::{Cursor, Page, SourcedEntity};
 pub use plugin::{ContractInfo, Plugin, PluginBuild};
+pub use push::{PushEvent, PushOutcome};
 pub use settings::SourceSettings;
 
-/// The WIT package version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The newest WIT package version this host implements: what the guest SDK
+/// and `wit/source.wit` are at.
+pub const CONTRACT_VERSION: &str = "0.1.1";
+
+/// Every `weir:source` version a component may be built against, oldest
+/// first. 0.1.1 only added the optional `push` export, so a 0.1.0 component
+/// binds unchanged: wasmtime resolves its `@0.1.0` imports and exports to the
+/// host's `@0.1.1` ones (same semver track). See `wit/README.md`.
+pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["0.1.0", CONTRACT_VERSION];

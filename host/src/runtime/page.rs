@@ -126,7 +126,7 @@ fn check_cursor(text: String) -> Result<Cursor, SourceErrorKind> {
         })
 }
 
-fn check_entity(
+pub(crate) fn check_entity(
     index: usize,
     entity: types::Entity,
     build: &PluginBuild,
@@ -152,7 +152,7 @@ fn check_entity(
     })
 }
 
-fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
     if chars.next().is_some() {

@@ -1,6 +1,7 @@
 //! A [`Plugin`]: a source component compiled (or taken from the cache),
-//! checked against the `weir:source` world, and bound to the settings of the
-//! source it runs as. Instantiating it again for each burst is cheap.
+//! checked against the `weir:source` world (and its optional `push` export),
+//! and bound to the settings of the source it runs as. Instantiating it again
+//! for each burst or pushed event is cheap.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,15 +12,21 @@ use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::SourcePluginPre;
+use super::bindings::push::PushExportIndices;
+use super::bindings::{SourcePlugin, SourcePluginPre};
 use super::burst::{Burst, CallGuard};
 use super::cache::{self, Origin};
-use super::error::{Call, LoadError, SourceError};
+use super::error::{Call, LoadError, SourceError, SourceErrorKind};
+use super::push::{self, PushEvent, PushOutcome};
 use super::state::SourceState;
-use super::{CONTRACT_VERSION, Instrumentation, Runtime, SourceSettings};
+use super::{
+    CONTRACT_VERSION, Instrumentation, Runtime, SUPPORTED_CONTRACT_VERSIONS, SourceSettings,
+};
 
 /// The interface every source exports, without its version.
 const SOURCE_INTERFACE: &str = "weir:source/source";
+/// The interface a source that takes pushed events also exports, without its version.
+const PUSH_INTERFACE: &str = "weir:source/push";
 
 /// The SHA-256 of a plugin's `.wasm` bytes: which build produced an entity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -61,6 +68,8 @@ pub struct Plugin {
     settings: Arc<SourceSettings>,
     contract: ContractInfo,
     pre: SourcePluginPre<SourceState>,
+    /// Where the `push` export's functions are, when the plugin has one.
+    push: Option<PushExportIndices>,
     instrumentation: Instrumentation,
 }
 
@@ -83,6 +92,7 @@ impl Plugin {
                 file: file.to_owned(),
                 message: format!("{error:#}"),
             })?;
+        let push = find_push(file, &pre)?;
         let mut plugin = Plugin {
             file: file.to_owned(),
             build,
@@ -90,15 +100,10 @@ impl Plugin {
             settings: Arc::new(settings),
             contract,
             pre,
+            push,
             instrumentation: runtime.instrumentation(),
         };
-        let name = plugin
-            .call_provider_name()
-            .await
-            .map_err(|error| LoadError::Source {
-                file: file.to_owned(),
-                error,
-            })?;
+        let name = plugin.call_provider_name().await?;
         if !is_valid_provider_name(&name) {
             return Err(LoadError::InvalidProviderName {
                 file: file.to_owned(),
@@ -136,6 +141,28 @@ impl Plugin {
         Burst::open(self).await
     }
 
+    /// Whether the plugin exports `push`, so [`Plugin::push`] can hand it
+    /// events. Plugins built against `weir:source@0.1.0`, or for the
+    /// `source-plugin` world, do not.
+    pub fn supports_push(&self) -> bool {
+        self.push.is_some()
+    }
+
+    /// Hand one pushed event to the source's `push` export, in a fresh store
+    /// and instance with the same budgets as a page (fuel, deadline, memory),
+    /// and check what it returns like a page. Fails with
+    /// [`SourceErrorKind::PushUnsupported`] when the plugin has no `push`.
+    pub async fn push(&self, event: PushEvent) -> Result<PushOutcome, SourceError> {
+        let Some(indices) = &self.push else {
+            return Err(SourceError {
+                source_name: self.provider_name.clone(),
+                call: Call::Push,
+                kind: SourceErrorKind::PushUnsupported,
+            });
+        };
+        push::handle(self, indices, event).await
+    }
+
     /// A fresh store with this source's grants, limits and deadline checks.
     pub(crate) fn new_store(&self) -> Store<SourceState> {
         let state = SourceState::new(self.provider_name.clone(), self.settings.clone());
@@ -162,20 +189,68 @@ impl Plugin {
         self.instrumentation
     }
 
-    async fn call_provider_name(&self) -> Result<String, SourceError> {
+    /// Instantiate the plugin once to ask its provider name, and to
+    /// type-check its `push` export, if any, against the contract (wasmtime
+    /// checks an export's types on an instance).
+    async fn call_provider_name(&self) -> Result<String, LoadError> {
+        let source_error = |error| LoadError::Source {
+            file: self.file.clone(),
+            error,
+        };
         let mut store = self.new_store();
         let limits = &self.settings.limits;
         let guard = CallGuard::arm(&mut store, limits, self.instrumentation, Call::Instantiate);
         let outcome = guard
-            .within_deadline(self.pre.instantiate_async(&mut store))
+            .within_deadline(self.pre.instance_pre().instantiate_async(&mut store))
             .await;
-        let bindings = guard.settle(&mut store, outcome, &self.provider_name)?;
+        let instance = guard
+            .settle(&mut store, outcome, &self.provider_name)
+            .map_err(source_error)?;
+        if let Some(push) = &self.push {
+            push.load(&mut store, &instance)
+                .map_err(|error| LoadError::InvalidPushExport {
+                    file: self.file.clone(),
+                    message: format!("{error:#}"),
+                })?;
+        }
+        let bindings = SourcePlugin::new(&mut store, &instance).map_err(|error| {
+            LoadError::UnsatisfiedImport {
+                file: self.file.clone(),
+                message: format!("its `{SOURCE_INTERFACE}` export does not match the contract: {error:#}"),
+            }
+        })?;
         let guard = CallGuard::arm(&mut store, limits, self.instrumentation, Call::ProviderName);
         let outcome = guard
             .within_deadline(bindings.weir_source_source().call_provider_name(&mut store))
             .await;
-        guard.settle(&mut store, outcome, &self.provider_name)
+        guard
+            .settle(&mut store, outcome, &self.provider_name)
+            .map_err(source_error)
     }
+}
+
+/// The `push` export's indices when the component has one; an error when it
+/// exports an interface of that name without the contract's functions.
+fn find_push(
+    file: &Path,
+    pre: &SourcePluginPre<SourceState>,
+) -> Result<Option<PushExportIndices>, LoadError> {
+    let name = format!("{PUSH_INTERFACE}@{CONTRACT_VERSION}");
+    // A semver-compatible lookup, like every export lookup in wasmtime.
+    if pre
+        .instance_pre()
+        .component()
+        .get_export_index(None, &name)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    PushExportIndices::new(pre.instance_pre())
+        .map(Some)
+        .map_err(|error| LoadError::InvalidPushExport {
+            file: file.to_owned(),
+            message: format!("{error:#}"),
+        })
 }
 
 /// Tell a component from a core module or a stray file before compiling.
@@ -248,7 +323,7 @@ fn read_contract(
             exports: exports.clone(),
         })?
         .to_owned();
-    if version != CONTRACT_VERSION {
+    if !SUPPORTED_CONTRACT_VERSIONS.contains(&version.as_str()) {
         let unsatisfied = runtime
             .linker()
             .instantiate_pre(component)

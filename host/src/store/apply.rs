@@ -77,46 +77,8 @@ impl Store {
         contributions: Vec<Contribution>,
         invalid: &[Rejection],
     ) -> Result<PageOutcome, StoreError> {
-        let mut outcome = PageOutcome::default();
-        let contributions = last_of_each_ref(contributions);
         let mut tx = self.begin_write().await?;
-        let mut pending = Vec::new();
-        for batch in contributions.chunks(BATCH_ROWS) {
-            let existing = stored_hashes(&mut tx, source, batch).await?;
-            let owners = if source.owner_rule {
-                other_owners(&mut tx, source.name, batch).await?
-            } else {
-                HashMap::new()
-            };
-            for contribution in batch {
-                if let Some(reason) = owner_conflict(source, contribution, &owners) {
-                    outcome.rejected.push(Rejection {
-                        entity_ref: Some(contribution.entity_ref.clone()),
-                        reason,
-                    });
-                } else if existing.get(&contribution.entity_ref) == Some(&contribution.hash) {
-                    outcome.unchanged += 1;
-                } else {
-                    pending.push(contribution);
-                }
-            }
-        }
-        for batch in pending.chunks(BATCH_ROWS) {
-            upsert_contributions(&mut tx, source, batch).await?;
-        }
-        outcome.stored = pending.len();
-        outcome.kept_with_error = attach_errors(&mut tx, source.name, invalid).await?;
-
-        let in_memory: HashMap<&str, &Contribution> = pending
-            .iter()
-            .map(|c| (c.entity_ref.as_str(), *c))
-            .collect();
-        let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
-        let events = remerge(&mut tx, source.name, &in_memory, &touched).await?;
-        outcome.added = events.iter().filter(|e| e.change == "added").count();
-        outcome.updated = events.iter().filter(|e| e.change == "updated").count();
-        outcome.removed = events.iter().filter(|e| e.change == "removed").count();
-        write_merged(&mut tx, events).await?;
+        let outcome = apply_in(&mut tx, source, contributions, invalid).await?;
         tx.commit()
             .await
             .doing(format!("committing a page of source `{}`", source.name))?;
@@ -126,19 +88,19 @@ impl Store {
 
     /// Which of `raw_hashes` (hashes of entity texts) `source` already has
     /// stored, valid, exactly as sent and at its current priority: those
-    /// entities are unchanged.
+    /// entities are unchanged. Maps each known hash to its entity's ref.
     pub async fn known_texts(
         &self,
         source: SourceRole<'_>,
         raw_hashes: &[&str],
-    ) -> Result<HashSet<String>, StoreError> {
+    ) -> Result<HashMap<String, String>, StoreError> {
         let sql = format!(
-            "SELECT raw_hash FROM source_entities \
+            "SELECT raw_hash, entity_ref FROM source_entities \
              WHERE source = $1 AND error IS NULL AND priority = {} AND raw_hash IN ({{keys}})",
             source.priority
         );
         let source = source.name;
-        let mut known = HashSet::new();
+        let mut known = HashMap::new();
         let mut connection = self.pool().acquire().await.doing("connecting")?;
         for batch in raw_hashes.chunks(BATCH_ROWS) {
             let rows = fetch_with_keys(&mut connection, &sql, Some(source), batch.iter().copied())
@@ -147,7 +109,10 @@ impl Store {
                     "looking up unchanged entities of source `{source}`"
                 ))?;
             for row in rows {
-                known.insert(row.try_get(0).doing("reading a stored hash")?);
+                known.insert(
+                    row.try_get(0).doing("reading a stored hash")?,
+                    row.try_get(1).doing("reading a stored ref")?,
+                );
             }
         }
         Ok(known)
@@ -162,33 +127,92 @@ impl Store {
         refs: &[String],
     ) -> Result<RemovalOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut deleted = Vec::new();
-        for batch in refs.chunks(BATCH_ROWS) {
-            let rows = fetch_with_keys(
-                &mut tx,
-                "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({keys}) \
-                 RETURNING entity_ref",
-                Some(source),
-                batch.iter().map(String::as_str),
-            )
-            .await
-            .doing(format!("removing contributions of source `{source}`"))?;
-            for row in rows {
-                deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
-            }
-        }
-        let events = remerge(&mut tx, source, &HashMap::new(), &deleted).await?;
-        let outcome = RemovalOutcome {
-            deleted: deleted.len(),
-            updated: events.iter().filter(|e| e.change == "updated").count(),
-            removed: events.iter().filter(|e| e.change == "removed").count(),
-        };
-        write_merged(&mut tx, events).await?;
+        let outcome = remove_in(&mut tx, source, refs).await?;
         tx.commit()
             .await
             .doing(format!("committing removals of source `{source}`"))?;
         Ok(outcome)
     }
+}
+
+/// [`Store::apply_page`] inside the caller's transaction.
+pub(super) async fn apply_in(
+    tx: &mut Transaction<'static, Any>,
+    source: SourceRole<'_>,
+    contributions: Vec<Contribution>,
+    invalid: &[Rejection],
+) -> Result<PageOutcome, StoreError> {
+    let mut outcome = PageOutcome::default();
+    let contributions = last_of_each_ref(contributions);
+    let mut pending = Vec::new();
+    for batch in contributions.chunks(BATCH_ROWS) {
+        let existing = stored_hashes(tx, source, batch).await?;
+        let owners = if source.owner_rule {
+            other_owners(tx, source.name, batch).await?
+        } else {
+            HashMap::new()
+        };
+        for contribution in batch {
+            if let Some(reason) = owner_conflict(source, contribution, &owners) {
+                outcome.rejected.push(Rejection {
+                    entity_ref: Some(contribution.entity_ref.clone()),
+                    reason,
+                });
+            } else if existing.get(&contribution.entity_ref) == Some(&contribution.hash) {
+                outcome.unchanged += 1;
+            } else {
+                pending.push(contribution);
+            }
+        }
+    }
+    for batch in pending.chunks(BATCH_ROWS) {
+        upsert_contributions(tx, source, batch).await?;
+    }
+    outcome.stored = pending.len();
+    outcome.kept_with_error = attach_errors(tx, source.name, invalid).await?;
+
+    let in_memory: HashMap<&str, &Contribution> = pending
+        .iter()
+        .map(|c| (c.entity_ref.as_str(), *c))
+        .collect();
+    let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
+    let events = remerge(tx, source.name, &in_memory, &touched).await?;
+    outcome.added = events.iter().filter(|e| e.change == "added").count();
+    outcome.updated = events.iter().filter(|e| e.change == "updated").count();
+    outcome.removed = events.iter().filter(|e| e.change == "removed").count();
+    write_merged(tx, events).await?;
+    Ok(outcome)
+}
+
+/// [`Store::remove_contributions`] inside the caller's transaction.
+pub(super) async fn remove_in(
+    tx: &mut Transaction<'static, Any>,
+    source: &str,
+    refs: &[String],
+) -> Result<RemovalOutcome, StoreError> {
+    let mut deleted = Vec::new();
+    for batch in refs.chunks(BATCH_ROWS) {
+        let rows = fetch_with_keys(
+            tx,
+            "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({keys}) \
+             RETURNING entity_ref",
+            Some(source),
+            batch.iter().map(String::as_str),
+        )
+        .await
+        .doing(format!("removing contributions of source `{source}`"))?;
+        for row in rows {
+            deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
+        }
+    }
+    let events = remerge(tx, source, &HashMap::new(), &deleted).await?;
+    let outcome = RemovalOutcome {
+        deleted: deleted.len(),
+        updated: events.iter().filter(|e| e.change == "updated").count(),
+        removed: events.iter().filter(|e| e.change == "removed").count(),
+    };
+    write_merged(tx, events).await?;
+    Ok(outcome)
 }
 
 /// A page may name a ref twice; the later one wins, as it would have had the

@@ -6,6 +6,7 @@
 
 mod apply;
 mod read;
+mod source_state;
 mod sql;
 
 use std::path::Path;
@@ -18,6 +19,10 @@ use sqlx::{AnyPool, Executor};
 
 pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
 pub use read::{Change, ChangeKind, StoredEntity};
+pub use source_state::{
+    CycleRecord, CycleTotals, ErrorRecord, FailureStep, PageProgress, Phase, SourceStatus,
+    SweepGuards, SweepOutcome,
+};
 
 /// Failures of the store, naming what they concern.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,12 @@ pub enum StoreError {
 
     #[error("database error while {doing}: {error}")]
     Query { doing: String, error: sqlx::Error },
+
+    #[error(
+        "source `{source_name}`: this replica no longer holds the source's lease, or its cycle \
+         was cancelled or reset meanwhile; the page was not committed"
+    )]
+    Fenced { source_name: String },
 
     #[error("entity {entity_ref}: stored {what} is corrupt: {error}")]
     Corrupt {

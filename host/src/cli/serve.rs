@@ -1,0 +1,251 @@
+//! `weir serve`: the long-running host. It reads the config, opens the
+//! store (one process per SQLite file, enforced by a lock file; any number
+//! of replicas on PostgreSQL), loads every plugin in the plugins folder,
+//! runs the engine and the HTTP API, and shuts down cleanly on SIGINT or
+//! SIGTERM.
+
+use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tracing::{error, info};
+use weir::config::Config;
+use weir::engine::{Engine, EngineOptions, SourceOptions};
+use weir::runtime::{Plugin, Runtime};
+use weir::store::Store;
+
+use super::CacheArgs;
+
+/// Run every source in the plugins folder, forever, in bursts, and serve
+/// the HTTP API. Settings come from `weir.toml` (or `--config`); the flags
+/// and WEIR_* environment variables override it.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file [default: weir.toml in the working directory, if any].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// The catalog database (`sqlite://FILE` or `postgres://…`).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+
+    /// The folder of source plugins (`*.wasm`).
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+
+    /// The HTTP listen address.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
+    if let Some(database) = args.database {
+        config.database = database;
+    }
+    if let Some(plugins) = args.plugins {
+        config.plugins = plugins;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let _lock = lock_sqlite_file(&config.database)?;
+    let store = Store::open(&config.database).await?;
+    if config.database.starts_with("sqlite:") {
+        // This process owns the file: any lease in it is a dead process's.
+        store.release_all_leases().await?;
+    }
+    let runtime = args.cache.runtime()?;
+    let sources = load_plugins(&runtime, &config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let engine = Arc::new(Engine::start(
+        store,
+        sources,
+        EngineOptions {
+            max_concurrent_bursts: config.max_concurrent_bursts,
+            ..EngineOptions::default()
+        },
+    ));
+    info!(
+        listen = %config.listen,
+        database = %redact(&config.database),
+        plugins = %config.plugins.display(),
+        "weir serve is running"
+    );
+    axum::serve(listener, weir::http::router(Arc::clone(&engine)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    info!("shutting down");
+    engine.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Load every `*.wasm` in the plugins folder (dot and temp files are
+/// skipped). A file that fails to load is logged and skipped; the others run.
+/// Two files with one provider name: the second is refused.
+async fn load_plugins(
+    runtime: &Runtime,
+    config: &Config,
+) -> anyhow::Result<Vec<(Plugin, SourceOptions)>> {
+    let files = plugin_files(&config.plugins)?;
+    if files.is_empty() {
+        info!(
+            "no plugins in {}: copy source components (*.wasm) there",
+            config.plugins.display()
+        );
+    }
+    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut sources = Vec::new();
+    for file in files {
+        let stem = file
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let source = config.source(&stem);
+        let plugin = match runtime.load(&file, source.settings).await {
+            Ok(plugin) => plugin,
+            Err(load_error) => {
+                error!("{load_error}; this source does not run");
+                continue;
+            }
+        };
+        let name = plugin.provider_name().to_owned();
+        if let Some(first) = by_name.get(&name) {
+            error!(
+                "{}: provider name `{name}` is already used by {}; this file does not run",
+                file.display(),
+                first.display()
+            );
+            continue;
+        }
+        info!(source = %name, file = %file.display(), build = %plugin.build(), "plugin loaded");
+        by_name.insert(name, file);
+        sources.push((plugin, source.options));
+    }
+    Ok(sources)
+}
+
+fn plugin_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            info!("the plugins folder {} does not exist yet", folder.display());
+            return Ok(Vec::new());
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read {}", folder.display()));
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read {}", folder.display()))?
+            .path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let hidden = name.as_deref().is_none_or(|n| n.starts_with('.') || n.ends_with('~'));
+        if !hidden && path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// With SQLite, one process owns the database file: hold an exclusive lock
+/// on `FILE.lock` for the life of the process, or refuse to start.
+fn lock_sqlite_file(url: &str) -> anyhow::Result<Option<File>> {
+    let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(None);
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = PathBuf::from(format!("{path}.lock"));
+    let file = File::create(&lock_path)
+        .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => bail!(
+            "{path} is in use by another weir process (it holds {}): with SQLite one process \
+             owns the database; stop the other process, or use PostgreSQL to run several replicas",
+            lock_path.display()
+        ),
+        Err(TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    error!("cannot listen for SIGTERM: {error}");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_logged() {
+        assert_eq!(
+            redact("postgres://weir:hunter2@db:5432/catalog"),
+            "postgres://weir:***@db:5432/catalog"
+        );
+        assert_eq!(redact("sqlite://weir.db"), "sqlite://weir.db");
+    }
+
+    #[test]
+    fn a_second_lock_on_one_sqlite_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/weir.db", dir.path().display());
+        let first = lock_sqlite_file(&url).unwrap();
+        assert!(first.is_some());
+        let second = lock_sqlite_file(&url).unwrap_err().to_string();
+        assert!(second.contains("in use by another weir process"), "{second}");
+        drop(first);
+        assert!(lock_sqlite_file(&url).unwrap().is_some());
+        assert!(lock_sqlite_file("postgres://x@y/z").unwrap().is_none());
+    }
+}

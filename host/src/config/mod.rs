@@ -1,0 +1,261 @@
+//! The configuration of `weir serve`: `weir.toml` loaded into typed settings.
+//!
+//! Every key is optional; a missing key takes its default. Keys are camelCase
+//! (the source options have the names and meaning of Backstage's
+//! incremental-ingestion options), and an unknown key is an error naming it.
+//!
+//! ```toml
+//! database = "sqlite://weir.db"       # default; or postgres://…; not empty
+//! plugins = "plugins"                 # the plugin folder, relative to the working directory
+//! listen = "127.0.0.1:7007"           # IP:PORT (no host names)
+//! maxConcurrentBursts = 2             # >= 1; default: the number of CPUs
+//!
+//! [sources.github]                    # github = the plugin's file stem (github.wasm)
+//! priority = 10                       # higher wins in the merge; default 0
+//! ownerRule = false
+//! kinds = ["Component", "API"]        # the scope; empty or missing = any
+//! namespaces = ["default"]            #   (both kept in lower case)
+//! burstLength = "3s"                  # > 0
+//! burstInterval = "3s"                # "0s" allowed
+//! restLength = "1d"                   # or:
+//! schedule = "0 */6 * * *"            # cron, UTC (seconds optional); not both
+//! backoff = ["5s", "30s", "10m", "3h"] # at least one entry
+//! rejectRemovalsAbovePercentage = 10  # 0..=100, integer or float; default: no guard
+//! rejectEmptySourceCollections = true
+//! expireAfter = "1d"
+//!
+//! [sources.github.limits]             # each optional; defaults from `Limits::default()`
+//! fuel = 20000000000
+//! deadline = "60s"
+//! memory = "512MiB"                   # sizes: a number of bytes, or "64KiB", "512MiB", "1GiB"
+//! maxEntitiesPerPage = 10000
+//! maxPageBytes = "64MiB"
+//! maxCursorBytes = "64KiB"
+//!
+//! [sources.github.config]             # the source's own values (as `weir run --set`):
+//! org = "kestrel"                     # strings; numbers, booleans and dates become their text
+//!
+//! [sources.github.secrets]            # secret name = the NAME of an environment variable,
+//! token = "GITHUB_TOKEN"              # read at load; unset = error
+//! ```
+//!
+//! Durations are [`humantime`]'s: `"500ms"`, `"3s"`, `"10m"`, `"3h"`, `"1d"`.
+//! A plugin without a `[sources.NAME]` section runs with every default
+//! ([`Config::source`]).
+//!
+//! The environment variables `WEIR_DATABASE_URL`, `WEIR_PLUGINS` and
+//! `WEIR_LISTEN` override `database`, `plugins` and `listen`.
+//!
+//! Every error names the file and the key, e.g.
+//! `weir.toml: sources.github.burstLength: invalid duration "3 parsecs": …`.
+//! Secret values never appear in an error or in `Debug` output.
+
+mod raw;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use crate::engine::SourceOptions;
+use crate::runtime::SourceSettings;
+
+use read::{Key, Reader};
+
+/// The file read when no `--config` path is given, if it exists.
+const DEFAULT_FILE: &str = "weir.toml";
+
+/// The whole configuration of `weir serve`.
+#[derive(Clone)]
+pub struct Config {
+    /// The store's URL: `sqlite://…` or `postgres://…`.
+    pub database: String,
+    /// The folder of plugin components (relative to the working directory).
+    pub plugins: PathBuf,
+    /// The HTTP API's address.
+    pub listen: SocketAddr,
+    /// The global bound on bursts running at once.
+    pub max_concurrent_bursts: usize,
+    /// The configured sources, by plugin file stem.
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// One source's configuration: how the engine drives it, and what the
+/// runtime grants it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceConfig {
+    pub options: SourceOptions,
+    pub settings: SourceSettings,
+}
+
+/// Why the configuration could not be loaded. Each names the file (or the
+/// environment variable) and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the configuration: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: line {line}, column {column}: {reason}", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// A key with a value of the wrong type or out of range, or an unknown key.
+    #[error("{}: {key}: {reason}", file.display())]
+    Invalid {
+        file: PathBuf,
+        /// The key's dotted path, e.g. `sources.github.burstLength`.
+        key: String,
+        reason: String,
+    },
+    #[error("{}: {}: environment variable {variable} is not set", file.display(),
+            Key::root().child("sources").child(source_name).child("secrets").child(secret))]
+    MissingSecret {
+        file: PathBuf,
+        source_name: String,
+        secret: String,
+        variable: String,
+    },
+    /// An override (`WEIR_LISTEN`…) with an invalid value.
+    #[error("environment variable {variable}: {reason}")]
+    Env { variable: String, reason: String },
+}
+
+impl Config {
+    /// Load the configuration. `path` is an explicit `--config` path, which
+    /// must exist; `None` reads `weir.toml` in the working directory if it
+    /// exists, and otherwise takes every default. `env` looks up environment
+    /// variables (the binary passes `|name| std::env::var(name).ok()`): the
+    /// overrides `WEIR_DATABASE_URL`, `WEIR_PLUGINS`, `WEIR_LISTEN` and the
+    /// variables the secrets name.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        load_from(path, Path::new(DEFAULT_FILE), env)
+    }
+
+    /// Parse the text of a configuration file; `file` names it in errors.
+    pub fn parse(
+        text: &str,
+        file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|error| {
+            let (line, column) = line_and_column(text, error.span().map_or(0, |span| span.start));
+            ConfigError::Syntax {
+                file: file.to_owned(),
+                line,
+                column,
+                reason: error.message().trim().to_owned(),
+            }
+        })?;
+        let mut config = Reader { file, env: &env }.config(table)?;
+        apply_overrides(&mut config, &env)?;
+        Ok(config)
+    }
+
+    /// The configuration of the source `name`: its `[sources.NAME]` section,
+    /// or every default when it has none.
+    pub fn source(&self, name: &str) -> SourceConfig {
+        self.sources.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// The global bound on bursts when the file does not set one.
+fn default_max_concurrent_bursts() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
+/// [`Config::load`] with the implicit file's path as a parameter (for tests).
+fn load_from(
+    path: Option<&Path>,
+    implicit: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let file = path.unwrap_or(implicit);
+    match std::fs::read_to_string(file) {
+        Ok(text) => Config::parse(&text, file, env),
+        Err(error) if path.is_none() && error.kind() == std::io::ErrorKind::NotFound => {
+            Config::parse("", file, env)
+        }
+        Err(source) => Err(ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn apply_overrides(
+    config: &mut Config,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let invalid = |variable: &str, reason: String| ConfigError::Env {
+        variable: variable.to_owned(),
+        reason,
+    };
+    if let Some(database) = env("WEIR_DATABASE_URL") {
+        if database.is_empty() {
+            return Err(invalid("WEIR_DATABASE_URL", read::EMPTY_DATABASE.into()));
+        }
+        config.database = database;
+    }
+    if let Some(plugins) = env("WEIR_PLUGINS") {
+        if plugins.is_empty() {
+            return Err(invalid("WEIR_PLUGINS", read::EMPTY_PLUGINS.into()));
+        }
+        config.plugins = PathBuf::from(plugins);
+    }
+    if let Some(listen) = env("WEIR_LISTEN") {
+        config.listen =
+            read::socket_address(&listen).map_err(|reason| invalid("WEIR_LISTEN", reason))?;
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before
+        .get(line_start..)
+        .map_or(0, |rest| rest.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// `Debug` hides a password in the database URL (as `SourceSettings` hides
+/// secret values).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database", &redacted_url(&self.database))
+            .field("plugins", &self.plugins)
+            .field("listen", &self.listen)
+            .field("max_concurrent_bursts", &self.max_concurrent_bursts)
+            .field("sources", &self.sources)
+            .finish()
+    }
+}
+
+fn redacted_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => match url.set_password(Some("***")) {
+            Ok(()) => url.to_string(),
+            Err(()) => "<redacted>".to_owned(),
+        },
+        Ok(_) => text.to_owned(),
+        // Not a URL we can read: it may still hold a password.
+        Err(_) if text.contains('@') => "<redacted>".to_owned(),
+        Err(_) => text.to_owned(),
+    }
+}

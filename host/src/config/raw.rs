@@ -1,0 +1,47 @@
+//! The shape of `weir.toml`, one struct per table. Serde checks the keys
+//! (camelCase, unknown ones refused); every value stays a [`Value`] so that
+//! [`super::read`] converts it with an error naming the key.
+
+use serde::Deserialize;
+use toml::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawConfig {
+    pub database: Option<Value>,
+    pub plugins: Option<Value>,
+    pub listen: Option<Value>,
+    pub max_concurrent_bursts: Option<Value>,
+    pub sources: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawSource {
+    pub priority: Option<Value>,
+    pub owner_rule: Option<Value>,
+    pub kinds: Option<Value>,
+    pub namespaces: Option<Value>,
+    pub burst_length: Option<Value>,
+    pub burst_interval: Option<Value>,
+    pub rest_length: Option<Value>,
+    pub schedule: Option<Value>,
+    pub backoff: Option<Value>,
+    pub reject_removals_above_percentage: Option<Value>,
+    pub reject_empty_source_collections: Option<Value>,
+    pub expire_after: Option<Value>,
+    pub limits: Option<Value>,
+    pub config: Option<Value>,
+    pub secrets: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawLimits {
+    pub fuel: Option<Value>,
+    pub deadline: Option<Value>,
+    pub memory: Option<Value>,
+    pub max_entities_per_page: Option<Value>,
+    pub max_page_bytes: Option<Value>,
+    pub max_cursor_bytes: Option<Value>,
+}

@@ -1,0 +1,727 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::core::intake::Scope;
+use crate::engine::Rest;
+use crate::runtime::Limits;
+
+const FULL: &str = r#"
+database = "postgres://weir@db.internal/weir"
+plugins = "/srv/weir/plugins"
+listen = "0.0.0.0:8080"
+maxConcurrentBursts = 2
+
+[sources.github]
+priority = 10
+ownerRule = true
+kinds = ["Component", "API"]
+namespaces = ["Default", "ops"]
+burstLength = "10s"
+burstInterval = "0s"
+schedule = "0 */6 * * *"
+backoff = ["1s", "1m"]
+rejectRemovalsAbovePercentage = 12.5
+rejectEmptySourceCollections = true
+expireAfter = "7d"
+
+[sources.github.limits]
+fuel = 1000
+deadline = "5s"
+memory = "64MiB"
+maxEntitiesPerPage = 50
+maxPageBytes = 1048576
+maxCursorBytes = "1KiB"
+
+[sources.github.config]
+org = "kestrel"
+pages = 3
+ratio = 0.5
+dryRun = false
+
+[sources.github.secrets]
+token = "GITHUB_TOKEN"
+
+[sources.hr]
+restLength = "1h"
+"#;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("weir.toml"), no_env)
+}
+
+/// The error message of a configuration that must not load.
+fn error(text: &str) -> String {
+    match parse(text) {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn source(text: &str) -> SourceConfig {
+    let config = parse(&format!("[sources.s]\n{text}")).expect("valid configuration");
+    config.source("s")
+}
+
+fn assert_defaults(config: &Config) {
+    assert_eq!(config.database, "sqlite://weir.db");
+    assert_eq!(config.plugins, PathBuf::from("plugins"));
+    assert_eq!(
+        config.listen,
+        "127.0.0.1:7007".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        config.max_concurrent_bursts,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    assert!(config.max_concurrent_bursts >= 1);
+    assert!(config.sources.is_empty());
+}
+
+#[test]
+fn an_empty_file_means_every_default() {
+    assert_defaults(&parse("").unwrap());
+    assert_defaults(&parse("# nothing here\n").unwrap());
+}
+
+#[test]
+fn no_file_means_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_from(None, &dir.path().join("weir.toml"), no_env).unwrap();
+    assert_defaults(&config);
+}
+
+#[test]
+fn the_implicit_file_is_read_when_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("weir.toml");
+    std::fs::write(&file, "maxConcurrentBursts = 5\n").unwrap();
+    let config = load_from(None, &file, no_env).unwrap();
+    assert_eq!(config.max_concurrent_bursts, 5);
+}
+
+#[test]
+fn an_explicit_file_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("elsewhere.toml");
+    let error = Config::load(Some(&missing), no_env).unwrap_err();
+    assert!(matches!(error, ConfigError::Read { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("{}: cannot read", missing.display())),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_explicit_file_is_read_and_named_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n").unwrap();
+    let config = Config::load(Some(&file), no_env).unwrap();
+    assert_eq!(config.listen.port(), 9000);
+
+    std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+    let message = Config::load(Some(&file), no_env).unwrap_err().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: listen: invalid socket address",
+            file.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_full_example_parses_to_the_expected_values() {
+    let env = env_of(&[("GITHUB_TOKEN", "s3cr3t")]);
+    let config = Config::parse(FULL, Path::new("weir.toml"), env).unwrap();
+    assert_eq!(config.database, "postgres://weir@db.internal/weir");
+    assert_eq!(config.plugins, PathBuf::from("/srv/weir/plugins"));
+    assert_eq!(config.listen, "0.0.0.0:8080".parse::<SocketAddr>().unwrap());
+    assert_eq!(config.max_concurrent_bursts, 2);
+    assert_eq!(config.sources.keys().collect::<Vec<_>>(), ["github", "hr"]);
+
+    let github = config.source("github");
+    let options = &github.options;
+    assert_eq!(options.priority, 10);
+    assert!(options.owner_rule);
+    assert_eq!(
+        options.scope,
+        Scope {
+            kinds: vec!["component".into(), "api".into()],
+            namespaces: vec!["default".into(), "ops".into()],
+        }
+    );
+    assert_eq!(options.burst_length, Duration::from_secs(10));
+    assert_eq!(options.burst_interval, Duration::ZERO);
+    match &options.rest {
+        Rest::Schedule(cron) => assert_eq!(cron.as_str(), "0 */6 * * *"),
+        other => panic!("expected a schedule, got {other:?}"),
+    }
+    assert_eq!(
+        options.backoff,
+        [Duration::from_secs(1), Duration::from_secs(60)]
+    );
+    assert_eq!(options.reject_removals_above_percentage, Some(12.5));
+    assert!(options.reject_empty_source_collections);
+    assert_eq!(options.expire_after, Duration::from_secs(7 * 24 * 60 * 60));
+
+    let settings = &github.settings;
+    assert_eq!(
+        settings.limits,
+        Limits {
+            fuel: 1000,
+            deadline: Duration::from_secs(5),
+            max_memory_bytes: 64 << 20,
+            max_entities_per_page: 50,
+            max_page_bytes: 1 << 20,
+            max_cursor_bytes: 1 << 10,
+        }
+    );
+    let config_values: Vec<(&str, &str)> = settings
+        .config
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        config_values,
+        [
+            ("dryRun", "false"),
+            ("org", "kestrel"),
+            ("pages", "3"),
+            ("ratio", "0.5")
+        ]
+    );
+    assert_eq!(
+        settings.secrets.get("token").map(String::as_str),
+        Some("s3cr3t")
+    );
+
+    let hr = config.source("hr");
+    assert_eq!(hr.options.rest, Rest::For(Duration::from_secs(60 * 60)));
+    assert_eq!(
+        SourceOptions {
+            rest: SourceOptions::default().rest,
+            ..hr.options
+        },
+        SourceOptions::default()
+    );
+    assert_eq!(hr.settings.limits, Limits::default());
+    assert!(hr.settings.config.is_empty() && hr.settings.secrets.is_empty());
+}
+
+#[test]
+fn the_example_in_the_module_documentation_parses() {
+    let doc: String = include_str!("mod.rs")
+        .lines()
+        .skip_while(|line| !line.starts_with("//! ```toml"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("//! ```"))
+        .map(|line| format!("{}\n", line.trim_start_matches("//!")))
+        .collect();
+    assert!(doc.contains("[sources.github.secrets]"));
+    // The documented example sets both restLength and schedule as
+    // alternatives; drop the schedule to load it.
+    let doc = doc.replace("schedule = ", "# schedule = ");
+    let env = env_of(&[("GITHUB_TOKEN", "t")]);
+    let config = Config::parse(&doc, Path::new("weir.toml"), env).unwrap();
+    let github = config.source("github");
+    assert_eq!(github.options.priority, 10);
+    assert_eq!(github.settings.limits, Limits::default());
+    assert_eq!(github.options.reject_removals_above_percentage, Some(10.0));
+}
+
+#[test]
+fn a_source_without_a_section_gets_every_default() {
+    let config = parse(FULL_WITHOUT_SECRETS).unwrap();
+    let other = config.source("not-configured");
+    assert_eq!(other.options, SourceOptions::default());
+    assert_eq!(other.settings.limits, Limits::default());
+    assert!(other.settings.config.is_empty() && other.settings.secrets.is_empty());
+
+    // An empty section is the same as none.
+    let empty = source("");
+    assert_eq!(empty.options, SourceOptions::default());
+    assert_eq!(empty.settings.limits, Limits::default());
+}
+
+const FULL_WITHOUT_SECRETS: &str = "[sources.github]\npriority = 1\n";
+
+#[test]
+fn environment_variables_override_the_file() {
+    let text = "database = \"sqlite://file.db\"\nplugins = \"p\"\nlisten = \"127.0.0.1:1\"\n";
+    let env = env_of(&[
+        ("WEIR_DATABASE_URL", "postgres://elsewhere/weir"),
+        ("WEIR_PLUGINS", "/opt/plugins"),
+        ("WEIR_LISTEN", "[::1]:9999"),
+    ]);
+    let config = Config::parse(text, Path::new("weir.toml"), env).unwrap();
+    assert_eq!(config.database, "postgres://elsewhere/weir");
+    assert_eq!(config.plugins, PathBuf::from("/opt/plugins"));
+    assert_eq!(config.listen, "[::1]:9999".parse::<SocketAddr>().unwrap());
+
+    // Each one alone, without a file.
+    let env = env_of(&[("WEIR_PLUGINS", "elsewhere")]);
+    let config = Config::parse("", Path::new("weir.toml"), env).unwrap();
+    assert_eq!(config.plugins, PathBuf::from("elsewhere"));
+    assert_eq!(config.database, "sqlite://weir.db");
+}
+
+#[test]
+fn invalid_overrides_name_the_variable() {
+    for (variable, value, reason) in [
+        (
+            "WEIR_LISTEN",
+            "localhost",
+            "invalid socket address \"localhost\"",
+        ),
+        ("WEIR_DATABASE_URL", "", "must not be empty"),
+        ("WEIR_PLUGINS", "", "must not be empty"),
+    ] {
+        let env = env_of(&[(variable, value)]);
+        let error = Config::parse("", Path::new("weir.toml"), env).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("environment variable {variable}: ")),
+            "{message}"
+        );
+        assert!(message.contains(reason), "{message}");
+    }
+}
+
+#[test]
+fn secrets_are_read_from_the_environment() {
+    let text = "[sources.github.secrets]\ntoken = \"GH_TOKEN\"\nkey = \"GH_KEY\"\n";
+    let env = env_of(&[("GH_TOKEN", "t0ken-value"), ("GH_KEY", "k3y-value")]);
+    let config = Config::parse(text, Path::new("weir.toml"), env).unwrap();
+    let settings = config.source("github").settings;
+    assert_eq!(settings.secrets["token"], "t0ken-value");
+    assert_eq!(settings.secrets["key"], "k3y-value");
+
+    let shown = format!("{config:?}");
+    assert!(shown.contains("token"), "{shown}");
+    assert!(
+        !shown.contains("t0ken-value") && !shown.contains("k3y-value"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_missing_secret_variable_names_the_source_the_secret_and_the_variable() {
+    let text = "[sources.github.secrets]\ntoken = \"GH_TOKEN\"\nkey = \"GH_KEY\"\n";
+    // GH_KEY is set (and must not leak); GH_TOKEN is not.
+    let env = env_of(&[("GH_KEY", "k3y-value")]);
+    let error = Config::parse(text, Path::new("weir.toml"), env).unwrap_err();
+    match &error {
+        ConfigError::MissingSecret {
+            source_name,
+            secret,
+            variable,
+            ..
+        } => {
+            assert_eq!(source_name, "github");
+            assert_eq!(secret, "token");
+            assert_eq!(variable, "GH_TOKEN");
+        }
+        other => panic!("expected MissingSecret, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        "weir.toml: sources.github.secrets.token: environment variable GH_TOKEN is not set"
+    );
+    assert!(!format!("{error:?}").contains("k3y-value"));
+}
+
+#[test]
+fn a_secret_must_name_a_variable() {
+    let message = error("[sources.github.secrets]\ntoken = 42\n");
+    assert!(
+        message.starts_with("weir.toml: sources.github.secrets.token: expected a string"),
+        "{message}"
+    );
+    let message = error("[sources.github.secrets]\ntoken = \"\"\n");
+    assert!(
+        message.starts_with(
+            "weir.toml: sources.github.secrets.token: expected the name of an environment variable"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_database_password_is_not_in_debug_output() {
+    let env = env_of(&[("WEIR_DATABASE_URL", "postgres://weir:hunter2@db/weir")]);
+    let config = Config::parse("", Path::new("weir.toml"), env).unwrap();
+    assert_eq!(config.database, "postgres://weir:hunter2@db/weir");
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("postgres://weir:***@db/weir"), "{shown}");
+    assert!(format!("{:?}", parse("").unwrap()).contains("sqlite://weir.db"));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    for (text, key) in [
+        ("databse = \"x\"\n", "weir.toml: databse: unknown key"),
+        (
+            "[sources.github]\nburstLenght = \"3s\"\n",
+            "weir.toml: sources.github.burstLenght: unknown key",
+        ),
+        (
+            "[sources.github]\nburst_length = \"3s\"\n",
+            "weir.toml: sources.github.burst_length: unknown key",
+        ),
+        (
+            "[sources.github.limits]\nmaxMemory = 1\n",
+            "weir.toml: sources.github.limits.maxMemory: unknown key",
+        ),
+    ] {
+        let message = error(text);
+        assert!(message.starts_with(key), "{message}");
+    }
+    let message = error("[sources.github]\nburstLenght = \"3s\"\n");
+    assert!(
+        message.contains("`burstLength`"),
+        "lists the known keys: {message}"
+    );
+}
+
+#[test]
+fn rest_length_and_schedule_together_are_refused() {
+    let message = error("[sources.s]\nrestLength = \"1d\"\nschedule = \"0 * * * *\"\n");
+    assert_eq!(
+        message,
+        "weir.toml: sources.s.schedule: set either restLength or schedule, not both"
+    );
+}
+
+#[test]
+fn a_bad_cron_expression_is_named() {
+    for bad in ["every hour", "61 * * * *", ""] {
+        let message = error(&format!("[sources.s]\nschedule = \"{bad}\"\n"));
+        assert!(
+            message.starts_with(&format!(
+                "weir.toml: sources.s.schedule: invalid cron expression {bad:?}: "
+            )),
+            "{message}"
+        );
+    }
+    // Seconds are optional.
+    assert!(matches!(
+        source("schedule = \"30 0 */6 * * *\"").options.rest,
+        Rest::Schedule(_)
+    ));
+}
+
+#[test]
+fn zero_is_allowed_for_the_burst_interval_but_not_the_burst_length() {
+    assert_eq!(
+        source("burstInterval = \"0s\"").options.burst_interval,
+        Duration::ZERO
+    );
+    assert_eq!(
+        source("restLength = \"0s\"").options.rest,
+        Rest::For(Duration::ZERO)
+    );
+    let message = error("[sources.s]\nburstLength = \"0s\"\n");
+    assert_eq!(
+        message,
+        "weir.toml: sources.s.burstLength: must be longer than zero"
+    );
+}
+
+#[test]
+fn durations_take_humantime_units() {
+    let options = source(
+        "burstLength = \"1ms\"\nburstInterval = \"10m\"\nexpireAfter = \"1d\"\nbackoff = [\"3h\"]",
+    )
+    .options;
+    assert_eq!(options.burst_length, Duration::from_millis(1));
+    assert_eq!(options.burst_interval, Duration::from_secs(600));
+    assert_eq!(options.expire_after, Duration::from_secs(86_400));
+    assert_eq!(options.backoff, [Duration::from_secs(3 * 3600)]);
+}
+
+#[test]
+fn percentages_are_integers_or_floats_from_0_to_100() {
+    let share = |text: &str| {
+        source(&format!("rejectRemovalsAbovePercentage = {text}"))
+            .options
+            .reject_removals_above_percentage
+    };
+    assert_eq!(share("0"), Some(0.0));
+    assert_eq!(share("100"), Some(100.0));
+    assert_eq!(share("33.3"), Some(33.3));
+}
+
+#[test]
+fn sizes_are_bytes_or_units() {
+    let limits = source(
+        "[sources.s.limits]\nmemory = 4096\nmaxPageBytes = \"1 MiB\"\nmaxCursorBytes = \"2KiB\"",
+    )
+    .settings
+    .limits;
+    assert_eq!(limits.max_memory_bytes, 4096);
+    assert_eq!(limits.max_page_bytes, 1 << 20);
+    assert_eq!(limits.max_cursor_bytes, 2 << 10);
+    assert_eq!(limits.fuel, Limits::default().fuel);
+}
+
+#[test]
+fn each_invalid_value_is_named_with_its_key_and_reason() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "listen = \"localhost:7007\"",
+            "listen: invalid socket address \"localhost:7007\"",
+        ),
+        (
+            "listen = 7007",
+            "listen: expected a string, found the integer 7007",
+        ),
+        (
+            "database = \"\"",
+            "database: the database URL must not be empty",
+        ),
+        (
+            "plugins = \"\"",
+            "plugins: the plugin folder must not be empty",
+        ),
+        (
+            "maxConcurrentBursts = 0",
+            "maxConcurrentBursts: must be at least 1",
+        ),
+        (
+            "maxConcurrentBursts = -2",
+            "maxConcurrentBursts: must not be negative, got -2",
+        ),
+        (
+            "maxConcurrentBursts = \"2\"",
+            "maxConcurrentBursts: expected an integer, found the string \"2\"",
+        ),
+        (
+            "sources = 1",
+            "sources: expected a table, found the integer 1",
+        ),
+        (
+            "[sources]\ngithub = \"x\"",
+            "sources.github: expected a table, found the string \"x\"",
+        ),
+        (
+            "[sources.\"a/b\"]",
+            "sources.\"a/b\": a source is named by its plugin's file stem",
+        ),
+        (
+            "[sources.\"\"]",
+            "sources.\"\": a source is named by its plugin's file stem",
+        ),
+        (
+            "[sources.github]\npriority = \"high\"",
+            "sources.github.priority: expected an integer",
+        ),
+        (
+            "[sources.github]\nownerRule = 1",
+            "sources.github.ownerRule: expected true or false, found the integer 1",
+        ),
+        (
+            "[sources.github]\nkinds = \"Component\"",
+            "sources.github.kinds: expected an array",
+        ),
+        (
+            "[sources.github]\nkinds = [\"Component\", 3]",
+            "sources.github.kinds[1]: expected a string",
+        ),
+        (
+            "[sources.github]\nnamespaces = [\"\"]",
+            "sources.github.namespaces[0]: must not be empty",
+        ),
+        (
+            "[sources.github]\nburstLength = \"3 parsecs\"",
+            "sources.github.burstLength: invalid duration \"3 parsecs\": ",
+        ),
+        (
+            "[sources.github]\nburstLength = 3",
+            "sources.github.burstLength: expected a duration",
+        ),
+        (
+            "[sources.github]\nburstInterval = \"soon\"",
+            "sources.github.burstInterval: invalid duration \"soon\"",
+        ),
+        (
+            "[sources.github]\nrestLength = \"-1s\"",
+            "sources.github.restLength: invalid duration \"-1s\"",
+        ),
+        (
+            "[sources.github]\nexpireAfter = \"\"",
+            "sources.github.expireAfter: invalid duration \"\"",
+        ),
+        (
+            "[sources.github]\nbackoff = []",
+            "sources.github.backoff: needs at least one duration",
+        ),
+        (
+            "[sources.github]\nbackoff = \"5s\"",
+            "sources.github.backoff: expected an array",
+        ),
+        (
+            "[sources.github]\nbackoff = [\"5s\", \"later\"]",
+            "sources.github.backoff[1]: invalid duration \"later\"",
+        ),
+        (
+            "[sources.github]\nrejectRemovalsAbovePercentage = 101",
+            "sources.github.rejectRemovalsAbovePercentage: must be from 0 to 100, got 101",
+        ),
+        (
+            "[sources.github]\nrejectRemovalsAbovePercentage = -0.5",
+            "sources.github.rejectRemovalsAbovePercentage: must be from 0 to 100, got -0.5",
+        ),
+        (
+            "[sources.github]\nrejectRemovalsAbovePercentage = nan",
+            "sources.github.rejectRemovalsAbovePercentage: must be from 0 to 100, got NaN",
+        ),
+        (
+            "[sources.github]\nrejectRemovalsAbovePercentage = \"10%\"",
+            "sources.github.rejectRemovalsAbovePercentage: expected a number from 0 to 100",
+        ),
+        (
+            "[sources.github]\nrejectEmptySourceCollections = \"yes\"",
+            "sources.github.rejectEmptySourceCollections: expected true or false",
+        ),
+        (
+            "[sources.github]\nlimits = 1",
+            "sources.github.limits: expected a table",
+        ),
+        (
+            "[sources.github.limits]\nfuel = -1",
+            "sources.github.limits.fuel: must not be negative, got -1",
+        ),
+        (
+            "[sources.github.limits]\nfuel = 1.5",
+            "sources.github.limits.fuel: expected an integer, found the number 1.5",
+        ),
+        (
+            "[sources.github.limits]\ndeadline = \"1 fortnight\"",
+            "sources.github.limits.deadline: invalid duration \"1 fortnight\"",
+        ),
+        (
+            "[sources.github.limits]\nmemory = \"lots\"",
+            "sources.github.limits.memory: invalid size \"lots\"",
+        ),
+        (
+            "[sources.github.limits]\nmemory = -1",
+            "sources.github.limits.memory: must not be negative, got -1",
+        ),
+        (
+            "[sources.github.limits]\nmaxEntitiesPerPage = -5",
+            "sources.github.limits.maxEntitiesPerPage: must not be negative",
+        ),
+        (
+            "[sources.github.limits]\nmaxPageBytes = true",
+            "sources.github.limits.maxPageBytes: expected a size",
+        ),
+        (
+            "[sources.github.limits]\nmaxCursorBytes = \"64 parsecs\"",
+            "sources.github.limits.maxCursorBytes: invalid size \"64 parsecs\"",
+        ),
+        (
+            "[sources.github]\nconfig = [1]",
+            "sources.github.config: expected a table, found an array",
+        ),
+        (
+            "[sources.github.config]\nteams = [\"a\"]",
+            "sources.github.config.teams: expected a string, number or boolean, found an array",
+        ),
+        (
+            "[sources.github.config]\n\"\" = \"x\"",
+            "sources.github.config.\"\": a config key must not be empty",
+        ),
+        (
+            "[sources.github]\nsecrets = \"GH_TOKEN\"",
+            "sources.github.secrets: expected a table",
+        ),
+        (
+            "[sources.\"my source\"]\npriority = \"x\"",
+            "sources.\"my source\".priority: expected an integer",
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = error(text);
+        assert!(
+            message.starts_with(&format!("weir.toml: {expected}")),
+            "for {text:?}:\n  got      {message}\n  expected weir.toml: {expected}…"
+        );
+    }
+}
+
+#[test]
+fn the_documented_error_example_holds() {
+    let message = error("[sources.github]\nburstLength = \"3 parsecs\"\n");
+    assert!(
+        message
+            .starts_with("weir.toml: sources.github.burstLength: invalid duration \"3 parsecs\": "),
+        "{message}"
+    );
+}
+
+#[test]
+fn syntax_errors_give_the_line_and_column() {
+    let error = parse("listen = \"127.0.0.1:7007\"\npriority = \n").unwrap_err();
+    match &error {
+        ConfigError::Syntax { line, .. } => assert_eq!(*line, 2),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    assert!(
+        error.to_string().starts_with("weir.toml: line 2, column "),
+        "{error}"
+    );
+
+    let message = parse("a = 1\na = 2\n").unwrap_err().to_string();
+    assert!(message.starts_with("weir.toml: line 2"), "{message}");
+}
+
+#[test]
+fn line_and_column_count_characters() {
+    assert_eq!(line_and_column("abc", 0), (1, 1));
+    assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
+    assert_eq!(line_and_column("é\nxé", 5), (2, 3));
+    assert_eq!(line_and_column("ab", 99), (1, 3));
+}
+
+#[test]
+fn config_values_become_text() {
+    let config = source(
+        "[sources.s.config]\ns = \"x\"\ni = -7\nf = 2.0\nb = true\nd = 1979-05-27\nempty = \"\"",
+    )
+    .settings
+    .config;
+    assert_eq!(config["s"], "x");
+    assert_eq!(config["i"], "-7");
+    assert_eq!(config["f"], "2.0");
+    assert_eq!(config["b"], "true");
+    assert_eq!(config["d"], "1979-05-27");
+    assert_eq!(config["empty"], "");
+}
+
+#[test]
+fn source_names_may_hold_dots_and_dashes() {
+    let config =
+        parse("[sources.\"team.catalog\"]\npriority = 1\n[sources.hr-system]\npriority = 2\n")
+            .unwrap();
+    assert_eq!(config.source("team.catalog").options.priority, 1);
+    assert_eq!(config.source("hr-system").options.priority, 2);
+}

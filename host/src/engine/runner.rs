@@ -1,0 +1,368 @@
+//! One source's task: wait until its next action is due, take its lease,
+//! run a burst (starting a cycle first when resting), commit each page with
+//! its cursor and marks, and leave the state for the next action: a pause,
+//! a back-off, or rest after the cycle's sweep. All state is in the store,
+//! so a restarted process, or another replica, continues where it stopped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore, watch};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::options::{Rest, SourceOptions};
+use super::page::prepare_page;
+use crate::runtime::{Burst, Cursor, Page, Plugin, SourceError};
+use crate::store::{
+    FailureStep, PageProgress, SourceRole, SourceStatus, Store, StoreError, SweepGuards,
+    SweepOutcome, now_ms,
+};
+
+/// What a runner shares with the engine.
+pub(super) struct RunnerContext {
+    pub store: Store,
+    /// This replica's name in leases.
+    pub owner: Arc<str>,
+    /// The bound on bursts running at once across all sources.
+    pub permits: Arc<Semaphore>,
+    /// Becomes `true` when the host shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// The longest a runner sleeps before looking at its state again (other
+    /// replicas and operators change it).
+    pub poll: Duration,
+    /// Extra lease time beyond a burst's length and a call's deadline.
+    pub lease_margin: Duration,
+}
+
+pub(super) struct Runner {
+    pub name: Arc<str>,
+    pub plugin: Arc<Plugin>,
+    pub options: SourceOptions,
+    /// Woken by operator actions on this source.
+    pub wake: Arc<Notify>,
+    pub context: RunnerContext,
+}
+
+/// How a burst ended, for the state it leaves.
+enum BurstEnd {
+    /// Burst length used up: pause, then the next burst.
+    Paused,
+    /// The cycle's last page was committed (sweep and rest included).
+    CycleDone,
+    /// A guest call or the store failed.
+    Failed(String, Retry),
+    /// The lease moved on or the cycle was cancelled: nothing more to do.
+    Fenced,
+    /// The host is shutting down; resume at once on the next start.
+    ShuttingDown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    WithBackOff,
+    NextCycle,
+}
+
+impl Runner {
+    pub(super) async fn run(mut self) {
+        let span = info_span!("source", source = %self.name);
+        async move {
+            while !*self.context.shutdown.borrow() {
+                if let Err(error) = self.step().await {
+                    warn!("{error}");
+                    self.sleep(self.context.poll).await;
+                }
+            }
+            if let Err(error) = self
+                .context
+                .store
+                .release_lease(&self.name, &self.context.owner)
+                .await
+            {
+                warn!("{error}");
+            }
+            debug!("stopped");
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Wait for the next action, and run it if this replica gets the lease.
+    async fn step(&mut self) -> Result<(), StoreError> {
+        let store = &self.context.store;
+        store.register_source(&self.name, now_ms()).await?;
+        let Some(status) = store.source_status(&self.name).await? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let held_elsewhere = status.lease_owner.as_deref().is_some_and(|owner| {
+            owner != &*self.context.owner && status.lease_until_ms.unwrap_or(0) >= now
+        });
+        let due_at = if held_elsewhere {
+            status.lease_until_ms.unwrap_or(now) + 1
+        } else {
+            status.next_action_ms
+        };
+        if due_at > now {
+            let wait = Duration::from_millis(u64::try_from(due_at - now).unwrap_or(0));
+            self.sleep(wait.min(self.context.poll)).await;
+            return Ok(());
+        }
+        let permits = Arc::clone(&self.context.permits);
+        let mut shutdown = self.context.shutdown.clone();
+        let _permit = tokio::select! {
+            permit = permits.acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Ok(()),
+            },
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        };
+        let now = now_ms();
+        let lease_until = now + millis(self.lease_length());
+        let Some(status) = store
+            .take_lease(&self.name, &self.context.owner, now, lease_until)
+            .await?
+        else {
+            return Ok(());
+        };
+        self.burst(status).await
+    }
+
+    /// Run one burst from `status` and leave the state for what follows.
+    async fn burst(&mut self, mut status: SourceStatus) -> Result<(), StoreError> {
+        let store = self.context.store.clone();
+        let owner = Arc::clone(&self.context.owner);
+        if status.cycle_started_ms.is_none() {
+            status = store.start_cycle(&self.name, &owner, now_ms()).await?;
+            info!(cycle = status.cycle, "cycle started");
+        }
+        let end = self.pages(&status).await;
+        let now = now_ms();
+        match end {
+            BurstEnd::Paused => {
+                let next = now + millis(self.options.burst_interval);
+                store.end_burst(&self.name, &owner, next).await?;
+            }
+            BurstEnd::ShuttingDown => {
+                store.end_burst(&self.name, &owner, now).await?;
+            }
+            BurstEnd::CycleDone | BurstEnd::Fenced => {}
+            BurstEnd::Failed(message, retry) => {
+                let step = self.failure_step(&status, retry, now);
+                match step {
+                    FailureStep::BackOff { until_ms } => warn!(
+                        failures = status.failures + 1,
+                        retry_in_ms = until_ms - now,
+                        "{message}"
+                    ),
+                    FailureStep::EndCycle { .. } => {
+                        warn!(failures = status.failures + 1, "{message}; the cycle ends")
+                    }
+                }
+                match store.fail_burst(&self.name, &owner, &message, now, step).await {
+                    Ok(()) | Err(StoreError::Fenced { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ask for pages until the burst length is used up, the cycle is done,
+    /// or something fails.
+    async fn pages(&self, status: &SourceStatus) -> BurstEnd {
+        let started = Instant::now();
+        let mut cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
+            Ok(cursor) => cursor,
+            Err(error) => {
+                return BurstEnd::Failed(
+                    format!("source `{}`: the stored cursor is not JSON: {error}", self.name),
+                    Retry::NextCycle,
+                );
+            }
+        };
+        let mut shutdown = self.context.shutdown.clone();
+        let mut burst = tokio::select! {
+            opened = self.plugin.open_burst() => match opened {
+                Ok(burst) => burst,
+                Err(error) => return source_failure(&error),
+            },
+            _ = shutdown.wait_for(|stop| *stop) => return BurstEnd::ShuttingDown,
+        };
+        let end = loop {
+            let page = tokio::select! {
+                page = burst.next(cursor.as_ref()) => page,
+                _ = shutdown.wait_for(|stop| *stop) => break BurstEnd::ShuttingDown,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => break source_failure(&error),
+            };
+            let done = page.done;
+            let next_cursor = page.cursor.clone();
+            match self.commit(status, &page).await {
+                Ok(()) => {}
+                Err(StoreError::Fenced { .. }) => {
+                    info!("the cycle was cancelled or taken over; the burst stops");
+                    break BurstEnd::Fenced;
+                }
+                Err(error) => break BurstEnd::Failed(error.to_string(), Retry::WithBackOff),
+            }
+            if done {
+                break BurstEnd::CycleDone;
+            }
+            cursor = next_cursor;
+            if started.elapsed() >= self.options.burst_length || *shutdown.borrow() {
+                break BurstEnd::Paused;
+            }
+        };
+        close(burst, end).await
+    }
+
+    /// Commit `page` with its cursor and marks; the cycle's last page also
+    /// sweeps and starts the rest.
+    async fn commit(&self, status: &SourceStatus, page: &Page) -> Result<(), StoreError> {
+        let store = &self.context.store;
+        let role = SourceRole {
+            name: &self.name,
+            priority: self.options.priority,
+            owner_rule: self.options.owner_rule,
+        };
+        let prepared = prepare_page(store, role, &self.options.scope, &page.entities).await?;
+        for rejection in &prepared.rejected {
+            debug!("rejected: {}", rejection.reason);
+        }
+        let now = now_ms();
+        let guards = SweepGuards {
+            reject_removals_above_percentage: self.options.reject_removals_above_percentage,
+            reject_empty_source_collections: self.options.reject_empty_source_collections,
+        };
+        let progress = PageProgress {
+            owner: &self.context.owner,
+            cycle: status.cycle,
+            cursor: page.cursor.as_ref().map(Cursor::as_str),
+            marks: &prepared.marks,
+            entities: page.entities.len(),
+            lease_until_ms: now + millis(self.lease_length()),
+            now_ms: now,
+            last: page.done.then(|| (guards, self.rest_until(now))),
+        };
+        let (outcome, sweep) = store
+            .commit_page(role, prepared.contributions, &prepared.rejected, progress)
+            .await?;
+        for rejection in &outcome.rejected {
+            debug!("rejected: {}", rejection.reason);
+        }
+        debug!(
+            entities = page.entities.len(),
+            unchanged = prepared.unchanged + outcome.unchanged,
+            added = outcome.added,
+            updated = outcome.updated,
+            rejected = prepared.rejected.len() + outcome.rejected.len(),
+            "page committed"
+        );
+        match sweep {
+            Some(SweepOutcome::Swept(removal)) => info!(
+                deleted = removal.deleted,
+                removed = removal.removed,
+                updated = removal.updated,
+                "cycle complete; swept"
+            ),
+            Some(SweepOutcome::Refused { reason, .. }) => {
+                warn!("cycle complete; sweep {reason}")
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn failure_step(&self, status: &SourceStatus, retry: Retry, now: i64) -> FailureStep {
+        let step = usize::try_from(status.failures).unwrap_or(0);
+        match (retry, self.options.backoff.get(step)) {
+            (Retry::WithBackOff, Some(wait)) => FailureStep::BackOff {
+                until_ms: now + millis(*wait),
+            },
+            // Out of back-off steps: cancel the cycle and start over at once.
+            (Retry::WithBackOff, None) => FailureStep::EndCycle { rest_until_ms: now },
+            (Retry::NextCycle, _) => FailureStep::EndCycle {
+                rest_until_ms: self.rest_until(now),
+            },
+        }
+    }
+
+    /// When the next cycle starts if one ends at `now`.
+    pub(super) fn rest_until(&self, now: i64) -> i64 {
+        rest_until(&self.options.rest, now)
+    }
+
+    /// How long a lease lasts from its last renewal: two guest calls (set-up
+    /// and a page, or a page and tear-down) at their deadline, plus margin.
+    /// Every committed page renews it.
+    fn lease_length(&self) -> Duration {
+        self.plugin.settings().limits.deadline * 2 + self.context.lease_margin
+    }
+
+    async fn sleep(&self, wait: Duration) {
+        let mut shutdown = self.context.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.wake.notified() => {}
+            _ = shutdown.wait_for(|stop| *stop) => {}
+        }
+    }
+}
+
+/// When the next cycle starts after one ending at `now` (Unix ms).
+pub(super) fn rest_until(rest: &Rest, now: i64) -> i64 {
+    match rest {
+        Rest::For(length) => now + millis(*length),
+        Rest::Schedule(cron) => chrono::DateTime::from_timestamp_millis(now)
+            .and_then(|at| cron.find_next_occurrence(&at, false).ok())
+            .map_or(now + millis(Duration::from_secs(24 * 60 * 60)), |next| {
+                next.timestamp_millis()
+            }),
+    }
+}
+
+/// Tear the burst down; a failing tear-down turns a good burst into a failed one.
+async fn close(burst: Burst, end: BurstEnd) -> BurstEnd {
+    let closed = burst.close().await;
+    match (end, closed) {
+        (BurstEnd::Paused, Err(error)) => source_failure(&error),
+        (end, Err(error)) => {
+            debug!("tear-down after the burst ended: {error}");
+            end
+        }
+        (end, Ok(_)) => end,
+    }
+}
+
+fn source_failure(error: &SourceError) -> BurstEnd {
+    let retry = if error.is_retryable() {
+        Retry::WithBackOff
+    } else {
+        Retry::NextCycle
+    };
+    BurstEnd::Failed(error.to_string(), retry)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_by_length_and_by_schedule() {
+        assert_eq!(rest_until(&Rest::For(Duration::from_secs(3)), 1_000), 4_000);
+        let hourly: croner::Cron = "0 * * * *".parse().unwrap();
+        // 2026-01-01T00:30:00Z → 01:00:00Z.
+        let half_past = 1_767_227_400_000;
+        assert_eq!(
+            rest_until(&Rest::Schedule(Box::new(hourly)), half_past),
+            half_past + 30 * 60 * 1000
+        );
+    }
+}
