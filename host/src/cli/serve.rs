@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use weir::config::Config;
 use weir::engine::{Engine, EngineOptions, SourceOptions};
 use weir::runtime::{Plugin, Runtime};
@@ -104,6 +104,17 @@ async fn load_plugins(
             config.plugins.display()
         );
     }
+    for name in config.sources.keys() {
+        if !files
+            .iter()
+            .any(|file| file.file_stem().is_some_and(|stem| stem == name.as_str()))
+        {
+            warn!(
+                "[sources.{name}] is configured but {} has no {name}.wasm; the section is unused",
+                config.plugins.display()
+            );
+        }
+    }
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut sources = Vec::new();
     for file in files {
@@ -152,7 +163,9 @@ fn plugin_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .with_context(|| format!("cannot read {}", folder.display()))?
             .path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let hidden = name.as_deref().is_none_or(|n| n.starts_with('.') || n.ends_with('~'));
+        let hidden = name
+            .as_deref()
+            .is_none_or(|n| n.starts_with('.') || n.ends_with('~'));
         if !hidden && path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
             files.push(path);
         }
@@ -164,7 +177,10 @@ fn plugin_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// With SQLite, one process owns the database file: hold an exclusive lock
 /// on `FILE.lock` for the life of the process, or refuse to start.
 fn lock_sqlite_file(url: &str) -> anyhow::Result<Option<File>> {
-    let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
         return Ok(None);
     };
     let path = path.split('?').next().unwrap_or(path);
@@ -243,7 +259,10 @@ mod tests {
         let first = lock_sqlite_file(&url).unwrap();
         assert!(first.is_some());
         let second = lock_sqlite_file(&url).unwrap_err().to_string();
-        assert!(second.contains("in use by another weir process"), "{second}");
+        assert!(
+            second.contains("in use by another weir process"),
+            "{second}"
+        );
         drop(first);
         assert!(lock_sqlite_file(&url).unwrap().is_some());
         assert!(lock_sqlite_file("postgres://x@y/z").unwrap().is_none());

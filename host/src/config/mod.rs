@@ -96,10 +96,12 @@ pub struct SourceConfig {
 /// environment variable) and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read the configuration: {source}", file.display())]
+    /// The reason is in the message, not in `source()`, so that a chain
+    /// printed with `{:#}` does not repeat it.
+    #[error("{}: cannot read the configuration: {error}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: line {line}, column {column}: {reason}", file.display())]
     Syntax {
@@ -187,9 +189,9 @@ fn load_from(
         Err(error) if path.is_none() && error.kind() == std::io::ErrorKind::NotFound => {
             Config::parse("", file, env)
         }
-        Err(source) => Err(ConfigError::Read {
+        Err(error) => Err(ConfigError::Read {
             file: file.to_owned(),
-            source,
+            error,
         }),
     }
 }

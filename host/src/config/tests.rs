@@ -125,6 +125,10 @@ fn an_explicit_file_must_exist() {
         message.starts_with(&format!("{}: cannot read", missing.display())),
         "{message}"
     );
+    // The cause is in the message once, not again as a source.
+    assert!(std::error::Error::source(&error).is_none());
+    let chain = format!("{:#}", anyhow::Error::from(error));
+    assert_eq!(chain.matches("os error").count(), 1, "{chain}");
 }
 
 #[test]

@@ -7,11 +7,11 @@
 //! whose state lives in the store so that any replica sharing the database
 //! can continue it; `page` turns a page into what the store commits.
 
-mod supervisor;
 mod options;
 mod page;
 mod runner;
+mod supervisor;
 
-pub use supervisor::{Engine, EngineError, EngineOptions};
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
+pub use supervisor::{Engine, EngineError, EngineOptions};

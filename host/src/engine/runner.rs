@@ -159,7 +159,10 @@ impl Runner {
                         warn!(failures = status.failures + 1, "{message}; the cycle ends")
                     }
                 }
-                match store.fail_burst(&self.name, &owner, &message, now, step).await {
+                match store
+                    .fail_burst(&self.name, &owner, &message, now, step)
+                    .await
+                {
                     Ok(()) | Err(StoreError::Fenced { .. }) => {}
                     Err(error) => return Err(error),
                 }
@@ -176,7 +179,10 @@ impl Runner {
             Ok(cursor) => cursor,
             Err(error) => {
                 return BurstEnd::Failed(
-                    format!("source `{}`: the stored cursor is not JSON: {error}", self.name),
+                    format!(
+                        "source `{}`: the stored cursor is not JSON: {error}",
+                        self.name
+                    ),
                     Retry::NextCycle,
                 );
             }

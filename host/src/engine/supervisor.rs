@@ -73,7 +73,11 @@ struct RunningSource {
 impl Engine {
     /// Start a task for each source (named by its plugin's provider name)
     /// and the expiry of sources no longer configured.
-    pub fn start(store: Store, sources: Vec<(Plugin, SourceOptions)>, options: EngineOptions) -> Self {
+    pub fn start(
+        store: Store,
+        sources: Vec<(Plugin, SourceOptions)>,
+        options: EngineOptions,
+    ) -> Self {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(options.max_concurrent_bursts.max(1)));
         let owner: Arc<str> = options.owner.as_str().into();
@@ -224,7 +228,8 @@ async fn expire_unconfigured(
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let before = now_ms() - i64::try_from(options.expire_after.as_millis()).unwrap_or(i64::MAX / 4);
+        let before =
+            now_ms() - i64::try_from(options.expire_after.as_millis()).unwrap_or(i64::MAX / 4);
         let stale = match store.unconfigured_sources(before).await {
             Ok(stale) => stale,
             Err(error) => {

@@ -128,7 +128,10 @@ pub enum SweepOutcome {
     Swept(RemovalOutcome),
     /// The catalog was left as it was; the stale refs are found again by
     /// the next cycle.
-    Refused { stale: u64, reason: String },
+    Refused {
+        stale: u64,
+        reason: String,
+    },
 }
 
 /// The engine's side of a page commit.
@@ -549,11 +552,13 @@ impl Store {
         let mut tx = self.begin_write().await?;
         clear_marks_in(&mut tx, source).await?;
         for table in ["source_cycles", "source_errors"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE source = $1")))
-                .bind(source)
-                .execute(&mut *tx)
-                .await
-                .doing(format!("resetting source `{source}`"))?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE source = $1"
+            )))
+            .bind(source)
+            .execute(&mut *tx)
+            .await
+            .doing(format!("resetting source `{source}`"))?;
         }
         let reset = sqlx::query(
             "UPDATE source_state SET phase = 'resting', next_action_ms = $1, cycle = 0, \
@@ -658,13 +663,12 @@ impl Store {
     /// Sources with a state that no replica has had configured since
     /// `before_ms`.
     pub async fn unconfigured_sources(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT source FROM source_state WHERE configured_ms < $1 ORDER BY source",
-        )
-        .bind(before_ms)
-        .fetch_all(self.pool())
-        .await
-        .doing("reading unconfigured sources")?;
+        let rows =
+            sqlx::query("SELECT source FROM source_state WHERE configured_ms < $1 ORDER BY source")
+                .bind(before_ms)
+                .fetch_all(self.pool())
+                .await
+                .doing("reading unconfigured sources")?;
         rows.iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()
@@ -687,11 +691,13 @@ impl Store {
             if refs.is_empty() {
                 clear_marks_in(&mut tx, source).await?;
                 for table in ["source_cycles", "source_errors", "source_state"] {
-                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE source = $1")))
-                        .bind(source)
-                        .execute(&mut *tx)
-                        .await
-                        .doing(format!("expiring source `{source}`"))?;
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE source = $1"
+                    )))
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await
+                    .doing(format!("expiring source `{source}`"))?;
                 }
                 tx.commit()
                     .await
@@ -937,8 +943,8 @@ async fn end_cycle_in(
     .bind(sweep)
     .bind(source)
     .execute(&mut **tx)
-        .await
-        .doing(format!("ending the cycle of source `{source}`"))?;
+    .await
+    .doing(format!("ending the cycle of source `{source}`"))?;
     Ok(())
 }
 

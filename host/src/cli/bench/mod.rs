@@ -1,5 +1,6 @@
 //! `weir bench`: figures for `BENCHMARKS.md`. Run from a release build.
 
+mod engine;
 mod runtime;
 mod store;
 
@@ -20,6 +21,7 @@ pub struct BenchArgs {
 enum What {
     Runtime(runtime::RuntimeBenchArgs),
     Store(store::StoreBenchArgs),
+    Engine(engine::EngineBenchArgs),
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +33,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Runtime(args) => runtime::bench(args).await?,
         What::Store(args) => store::bench(args).await?,
+        What::Engine(args) => engine::bench(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

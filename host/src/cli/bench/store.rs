@@ -153,7 +153,7 @@ fn report(label: &str, args: &StoreBenchArgs, timing: Timing) {
 }
 
 /// The process's peak resident memory, from /proc (Linux).
-fn peak_memory() -> Option<String> {
+pub(super) fn peak_memory() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     Some(line.trim_start_matches("VmHWM:").trim().to_owned())
