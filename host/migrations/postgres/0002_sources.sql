@@ -25,7 +25,10 @@ CREATE TABLE source_state (
     last_sweep       TEXT,
     lease_owner      TEXT,
     lease_until_ms   BIGINT,
-    configured_ms    BIGINT NOT NULL
+    configured_ms    BIGINT NOT NULL,
+    -- How long after `configured_ms` the source's entities expire once no
+    -- replica runs it (its own `expireAfter`, remembered).
+    expire_after_ms  BIGINT NOT NULL
 );
 
 -- The refs each source returned in its current cycle. The sweep removes the

@@ -25,7 +25,10 @@ CREATE TABLE source_state (
     last_sweep       TEXT,
     lease_owner      TEXT,
     lease_until_ms   INTEGER,
-    configured_ms    INTEGER NOT NULL
+    configured_ms    INTEGER NOT NULL,
+    -- How long after `configured_ms` the source's entities expire once no
+    -- replica runs it (its own `expireAfter`, remembered).
+    expire_after_ms  INTEGER NOT NULL
 );
 
 -- The refs each source returned in its current cycle. The sweep removes the

@@ -14,4 +14,4 @@ mod supervisor;
 
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
-pub use supervisor::{Engine, EngineError, EngineOptions};
+pub use supervisor::{Engine, EngineError, EngineOptions, PushReport};

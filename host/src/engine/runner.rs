@@ -90,7 +90,10 @@ impl Runner {
     /// Wait for the next action, and run it if this replica gets the lease.
     async fn step(&mut self) -> Result<(), StoreError> {
         let store = &self.context.store;
-        store.register_source(&self.name, now_ms()).await?;
+        let expire_after = millis(self.options.expire_after);
+        store
+            .register_source(&self.name, now_ms(), expire_after)
+            .await?;
         let Some(status) = store.source_status(&self.name).await? else {
             return Ok(());
         };

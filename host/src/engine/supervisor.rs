@@ -13,9 +13,14 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::options::SourceOptions;
+use super::page::prepare_page;
 use super::runner::{Runner, RunnerContext, rest_until};
-use crate::runtime::Plugin;
-use crate::store::{SourceStatus, Store, StoreError, now_ms};
+use crate::core::entity_ref::EntityRef;
+use crate::core::intake::Rejection;
+use crate::runtime::{Plugin, PushEvent, SourceError};
+use crate::store::{
+    PageOutcome, RemovalOutcome, SourceRole, SourceStatus, Store, StoreError, now_ms,
+};
 
 /// Host-wide engine settings.
 #[derive(Debug, Clone)]
@@ -30,8 +35,6 @@ pub struct EngineOptions {
     /// Lease time beyond two guest calls' deadlines: with them, how long a
     /// dead replica's source waits before another replica continues it.
     pub lease_margin: Duration,
-    /// How long the entities of a source that no replica runs any more stay.
-    pub expire_after: Duration,
 }
 
 impl Default for EngineOptions {
@@ -41,19 +44,32 @@ impl Default for EngineOptions {
             max_concurrent_bursts: std::thread::available_parallelism().map_or(2, usize::from),
             poll: Duration::from_secs(5),
             lease_margin: Duration::from_secs(5),
-            expire_after: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
 
-/// An operator action that could not be carried out.
+/// An operator action or a push that could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("no source named `{name}` runs on this host")]
     UnknownSource { name: String },
 
+    #[error("source `{name}` takes no pushed events: its plugin exports no push handler")]
+    PushUnsupported { name: String },
+
+    #[error(transparent)]
+    Source(#[from] SourceError),
+
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What applying a pushed event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// The upserts, as a page's outcome (rejections included).
+    pub upserts: PageOutcome,
+    pub removals: RemovalOutcome,
 }
 
 /// The running sources of this process.
@@ -204,6 +220,50 @@ impl Engine {
         info!("engine stopped");
     }
 
+    /// Hand `event` to the source's push handler and apply what it returns
+    /// at once: upserts (validated and merged like a page's entities, and
+    /// marked in the current cycle so its sweep keeps them) and removals.
+    pub async fn push(&self, name: &str, event: PushEvent) -> Result<PushReport, EngineError> {
+        let source = self.running(name)?;
+        if !source.plugin.supports_push() {
+            return Err(EngineError::PushUnsupported {
+                name: name.to_owned(),
+            });
+        }
+        let pushed = source.plugin.push(event).await?;
+        let role = SourceRole {
+            name,
+            priority: source.options.priority,
+            owner_rule: source.options.owner_rule,
+        };
+        let page = prepare_page(&self.store, role, &source.options.scope, &pushed.upserts).await?;
+        let mut rejected = page.rejected;
+        let mut removals = Vec::with_capacity(pushed.removals.len());
+        for text in &pushed.removals {
+            match EntityRef::parse(text) {
+                Ok(entity_ref) => removals.push(entity_ref.to_string()),
+                Err(error) => rejected.push(Rejection {
+                    entity_ref: None,
+                    reason: format!("source `{name}`: push: removal {text:?}: {error}"),
+                }),
+            }
+        }
+        let (mut upserts, removals) = self
+            .store
+            .apply_push(role, page.contributions, &rejected, &page.marks, &removals)
+            .await?;
+        upserts.unchanged += page.unchanged;
+        upserts.rejected.extend(rejected);
+        info!(
+            source = name,
+            stored = upserts.stored,
+            removed = removals.deleted,
+            rejected = upserts.rejected.len(),
+            "push applied"
+        );
+        Ok(PushReport { upserts, removals })
+    }
+
     fn running(&self, name: &str) -> Result<&RunningSource, EngineError> {
         self.sources.get(name).ok_or_else(|| unknown(name))
     }
@@ -215,7 +275,8 @@ fn unknown(name: &str) -> EngineError {
     }
 }
 
-/// Remove what sources no replica has run for `expire_after` contributed.
+/// Remove what sources that no replica has run for their `expireAfter`
+/// contributed. Each runner renews its source's time as it goes.
 async fn expire_unconfigured(
     store: Store,
     configured: Vec<Arc<str>>,
@@ -228,9 +289,7 @@ async fn expire_unconfigured(
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let before =
-            now_ms() - i64::try_from(options.expire_after.as_millis()).unwrap_or(i64::MAX / 4);
-        let stale = match store.unconfigured_sources(before).await {
+        let stale = match store.expired_sources(now_ms()).await {
             Ok(stale) => stale,
             Err(error) => {
                 warn!("{error}");
@@ -246,8 +305,7 @@ async fn expire_unconfigured(
                     source = %source,
                     deleted = removal.deleted,
                     removed = removal.removed,
-                    "source expired: no replica has run it for {}",
-                    humantime::format_duration(options.expire_after)
+                    "source expired: no replica has run it for its expireAfter"
                 ),
                 Err(error) => warn!(source = %source, "{error}"),
             }

@@ -167,15 +167,24 @@ pub enum FailureStep {
 
 impl Store {
     /// Make sure `source` has a state row (a new source is due at once) and
-    /// note that it is configured now (sources no longer configured expire).
-    pub async fn register_source(&self, source: &str, now_ms: i64) -> Result<(), StoreError> {
+    /// note that it is configured now, and how long its entities stay once
+    /// no replica runs it any more.
+    pub async fn register_source(
+        &self,
+        source: &str,
+        now_ms: i64,
+        expire_after_ms: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO source_state (source, phase, next_action_ms, cycle, configured_ms) \
-             VALUES ($1, 'resting', $2, 0, $2) \
-             ON CONFLICT (source) DO UPDATE SET configured_ms = excluded.configured_ms",
+            "INSERT INTO source_state \
+             (source, phase, next_action_ms, cycle, configured_ms, expire_after_ms) \
+             VALUES ($1, 'resting', $2, 0, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET configured_ms = excluded.configured_ms, \
+             expire_after_ms = excluded.expire_after_ms",
         )
         .bind(source)
         .bind(now_ms)
+        .bind(expire_after_ms)
         .execute(self.pool())
         .await
         .doing(format!("registering source `{source}`"))?;
@@ -384,6 +393,30 @@ impl Store {
         self.wrote_rows(outcome.stored + progress.marks.len())
             .await?;
         Ok((outcome, sweep))
+    }
+
+    /// Apply what a source's push handler returned, in one transaction:
+    /// upserts as a page's contributions (and marked, so this cycle's sweep
+    /// keeps them), removals of the source's contributions to `removals`.
+    /// Needs no lease: a push may arrive at any replica, mid-cycle or not.
+    pub async fn apply_push(
+        &self,
+        role: SourceRole<'_>,
+        contributions: Vec<Contribution>,
+        invalid: &[Rejection],
+        marks: &[String],
+        removals: &[String],
+    ) -> Result<(PageOutcome, RemovalOutcome), StoreError> {
+        let source = role.name;
+        let mut tx = self.begin_write().await?;
+        let outcome = apply_in(&mut tx, role, contributions, invalid).await?;
+        mark_in(&mut tx, source, marks).await?;
+        let removal = remove_in(&mut tx, source, removals).await?;
+        tx.commit()
+            .await
+            .doing(format!("committing a push to source `{source}`"))?;
+        self.wrote_rows(outcome.stored + marks.len()).await?;
+        Ok((outcome, removal))
     }
 
     /// After a burst that ended well (not the cycle's last): pause until
@@ -660,15 +693,16 @@ impl Store {
             .doing("reading errors")
     }
 
-    /// Sources with a state that no replica has had configured since
-    /// `before_ms`.
-    pub async fn unconfigured_sources(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
-        let rows =
-            sqlx::query("SELECT source FROM source_state WHERE configured_ms < $1 ORDER BY source")
-                .bind(before_ms)
-                .fetch_all(self.pool())
-                .await
-                .doing("reading unconfigured sources")?;
+    /// Sources that no replica has run for their `expireAfter`, as of `now_ms`.
+    pub async fn expired_sources(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT source FROM source_state WHERE configured_ms + expire_after_ms < $1 \
+             ORDER BY source",
+        )
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await
+        .doing("reading expired sources")?;
         rows.iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()
