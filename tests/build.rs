@@ -23,6 +23,9 @@ const GUESTS: &[&str] = &[
     "plugin-setup-fatal",
     "plugin-well-behaved",
     "plugin-future-version",
+    "plugin-contract-0-1-0",
+    "plugin-pushing",
+    "plugin-flaky",
 ];
 
 /// What the guests are built from, relative to the workspace root.

@@ -96,8 +96,8 @@ fn check_prints_name_contract_and_imports() {
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
     assert!(report.contains("provider:  synthetic"), "{report}");
-    assert!(report.contains("contract:  weir:source@0.1.0"), "{report}");
-    assert!(report.contains("weir:source/config@0.1.0"), "{report}");
+    assert!(report.contains("contract:  weir:source@0.1.1"), "{report}");
+    assert!(report.contains("weir:source/config@0.1.1"), "{report}");
     assert!(report.contains("build:     sha256:"), "{report}");
 }
 

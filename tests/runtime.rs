@@ -1,6 +1,8 @@
 //! The plugin runtime against real components: the example sources run to
 //! completion, and every hostile plugin ends in its own error, within its
-//! limit, leaving the host able to run good plugins again.
+//! limit, leaving the host able to run good plugins again. Pushed events
+//! reach sources that export `push`, and plugins built against the 0.1.0
+//! contract, before `push`, still run.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use weir::runtime::{
-    Call, Cursor, Instrumentation, Limits, LoadError, Plugin, Runtime, RuntimeOptions,
-    SourceErrorKind, SourceSettings,
+    Call, Cursor, Instrumentation, Limits, LoadError, Plugin, PushEvent, PushOutcome, Runtime,
+    RuntimeOptions, SourceError, SourceErrorKind, SourceSettings,
 };
 use weir_tests::guests;
 
@@ -517,4 +519,327 @@ async fn entities_carry_the_sha256_of_the_plugin_build() {
     let mut burst = plugin.open_burst().await.unwrap();
     let page = burst.next(None).await.unwrap();
     assert!(page.entities.iter().all(|e| e.build().sha256() == expected));
+}
+
+/// A pushed event whose JSON body is `body`.
+fn push_event(body: Value) -> PushEvent {
+    PushEvent {
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+async fn push_error(plugin: &Plugin, body: Value) -> SourceError {
+    let error = plugin
+        .push(push_event(body))
+        .await
+        .expect_err("push should fail");
+    assert_eq!(error.call, Call::Push, "{error}");
+    assert_eq!(&*error.source_name, plugin.provider_name());
+    error
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_0_1_0_still_runs_and_takes_no_push() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_CONTRACT_0_1_0,
+        settings(&[("greeting", "hello")]),
+    )
+    .await;
+    assert_eq!(plugin.provider_name(), "contract-0-1-0");
+    assert_eq!(plugin.contract().version, "0.1.0");
+    assert!(
+        plugin
+            .contract()
+            .imports
+            .contains(&"weir:source/config@0.1.0".to_owned()),
+        "{:?}",
+        plugin.contract().imports
+    );
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (4, 2));
+    assert_eq!(entities[0]["metadata"]["name"], "contract-0-1-0-0-0");
+    assert_eq!(
+        entities[0]["metadata"]["annotations"]["weir.test/greeting"],
+        "hello"
+    );
+
+    assert!(!plugin.supports_push());
+    let error = push_error(&plugin, serde_json::json!({})).await;
+    assert!(
+        matches!(error.kind, SourceErrorKind::PushUnsupported),
+        "{error}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        error
+            .to_string()
+            .starts_with("source `contract-0-1-0`: push: the source does not take pushed events"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_pull_only_source_of_the_current_contract_takes_no_push() {
+    let runtime = runtime();
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_WELL_BEHAVED,
+        SourceSettings::default(),
+    )
+    .await;
+    assert_eq!(plugin.contract().version, weir::runtime::CONTRACT_VERSION);
+    assert!(!plugin.supports_push());
+    let error = push_error(&plugin, serde_json::json!({})).await;
+    assert!(
+        matches!(error.kind, SourceErrorKind::PushUnsupported),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_push_becomes_checked_upserts_and_normalised_removals() {
+    let runtime = runtime();
+    let plugin = load(&runtime, guests::PLUGIN_PUSHING, SourceSettings::default()).await;
+    assert!(plugin.supports_push());
+    assert_eq!(plugin.contract().version, weir::runtime::CONTRACT_VERSION);
+    // Pulling works as for any source.
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (2, 1));
+
+    let pushed = serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "pushed-1"},
+        "spec": {"type": "service", "owner": "group:default/test", "lifecycle": "production"},
+    });
+    let PushOutcome { upserts, removals } = plugin
+        .push(push_event(serde_json::json!({
+            "upsert": [pushed],
+            "remove": ["Component:default/Pushing-1", "component:pushing-2"],
+        })))
+        .await
+        .expect("push");
+    assert_eq!(upserts.len(), 1);
+    let upsert: Value = serde_json::from_str(upserts[0].json()).unwrap();
+    assert_eq!(upsert, pushed);
+    assert_eq!(upserts[0].build(), plugin.build());
+    assert_eq!(
+        removals,
+        ["component:default/pushing-1", "component:default/pushing-2"]
+    );
+
+    // Each push is a fresh instance: the same plugin pushes again at once.
+    let outcome = plugin
+        .push(push_event(serde_json::json!({})))
+        .await
+        .unwrap();
+    assert!(outcome.upserts.is_empty() && outcome.removals.is_empty());
+}
+
+#[tokio::test]
+async fn headers_and_secrets_reach_the_push_handler() {
+    let runtime = runtime();
+    let mut settings = SourceSettings::default();
+    settings.secrets.insert("token".into(), "s3cr3t".into());
+    let plugin = load(&runtime, guests::PLUGIN_PUSHING, settings).await;
+    let error = push_error(&plugin, serde_json::json!({})).await;
+    assert!(
+        matches!(&error.kind, SourceErrorKind::Fatal { message } if message.contains("x-weir-token")),
+        "{error}"
+    );
+    let mut event = push_event(serde_json::json!({"remove": ["group:team-a"]}));
+    event.headers.push(("X-Weir-Token".into(), "s3cr3t".into()));
+    let outcome = plugin.push(event).await.expect("push with the token");
+    assert_eq!(outcome.removals, ["group:default/team-a"]);
+}
+
+#[tokio::test]
+async fn a_failing_push_is_a_clear_source_error_and_the_next_push_runs() {
+    let runtime = runtime();
+    let limits = Limits {
+        fuel: 200_000_000,
+        max_memory_bytes: 32 << 20,
+        max_entities_per_page: 3,
+        ..Limits::default()
+    };
+    let plugin = load(&runtime, guests::PLUGIN_PUSHING, with_limits(limits)).await;
+
+    let error = push_error(&plugin, serde_json::json!({"fail": "transient"})).await;
+    assert!(
+        matches!(&error.kind, SourceErrorKind::Transient { message } if message.contains("deliver again")),
+        "{error}"
+    );
+    assert!(error.is_retryable());
+
+    let error = push_error(&plugin, serde_json::json!({"fail": "fatal"})).await;
+    assert!(
+        matches!(error.kind, SourceErrorKind::Fatal { .. }),
+        "{error}"
+    );
+    assert!(!error.is_retryable());
+
+    let error = plugin
+        .push(PushEvent {
+            headers: Vec::new(),
+            body: b"not json".to_vec(),
+        })
+        .await
+        .expect_err("a body that is not JSON");
+    assert!(
+        matches!(&error.kind, SourceErrorKind::Fatal { message } if message.contains("not the JSON expected")),
+        "{error}"
+    );
+
+    let error = push_error(&plugin, serde_json::json!({"fail": "trap"})).await;
+    match &error.kind {
+        SourceErrorKind::Trap { stderr, .. } => assert!(
+            stderr.contains("the push handler panicked on purpose"),
+            "{error}"
+        ),
+        other => panic!("expected a trap, got: {other}"),
+    }
+
+    let error = push_error(&plugin, serde_json::json!({"fail": "spin"})).await;
+    assert!(
+        matches!(
+            error.kind,
+            SourceErrorKind::FuelExhausted {
+                budget: 200_000_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+
+    let error = push_error(&plugin, serde_json::json!({"fail": "hog"})).await;
+    assert!(
+        matches!(error.kind, SourceErrorKind::MemoryLimit { limit, .. } if limit == 32 << 20),
+        "{error}"
+    );
+
+    let error = push_error(&plugin, serde_json::json!({"upsert_text": ["{}", "{oops"]})).await;
+    assert!(
+        matches!(
+            error.kind,
+            SourceErrorKind::InvalidEntityJson { index: 1, .. }
+        ),
+        "{error}"
+    );
+
+    let error = push_error(
+        &plugin,
+        serde_json::json!({"upsert_text": ["{}", "{}", "{}", "{}"]}),
+    )
+    .await;
+    assert!(
+        matches!(
+            error.kind,
+            SourceErrorKind::TooManyEntities { count: 4, limit: 3 }
+        ),
+        "{error}"
+    );
+
+    let error = push_error(&plugin, serde_json::json!({"remove": ["pushing-1"]})).await;
+    assert!(
+        matches!(
+            error.kind,
+            SourceErrorKind::InvalidRemovalRef { index: 0, .. }
+        ),
+        "{error}"
+    );
+
+    // Nothing outlives its push: the plugin handles the next event, and bursts.
+    let outcome = plugin
+        .push(push_event(serde_json::json!({"remove": ["component:a"]})))
+        .await
+        .expect("push after failures");
+    assert_eq!(outcome.removals, ["component:default/a"]);
+    let (entities, _) = collect_cycle(&plugin).await;
+    assert_eq!(entities.len(), 2);
+}
+
+/// The flaky plugin with `config`.
+async fn flaky(runtime: &Runtime, config: &[(&str, &str)]) -> Plugin {
+    load(runtime, guests::PLUGIN_FLAKY, settings(config)).await
+}
+
+#[tokio::test]
+async fn flaky_runs_its_pages_when_not_told_to_fail() {
+    let runtime = runtime();
+    let plugin = flaky(&runtime, &[]).await;
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (15, 5));
+    assert_eq!(entities[0]["metadata"]["name"], "flaky-0-0");
+    assert_eq!(entities[14]["metadata"]["name"], "flaky-4-2");
+    assert_eq!(entities[0]["spec"]["lifecycle"], "experimental");
+
+    // A failure whose time has passed does not happen.
+    let plugin = flaky(
+        &runtime,
+        &[
+            ("pages", "2"),
+            ("page_size", "4"),
+            ("fail_at_page", "0"),
+            ("fail_open", "fatal"),
+            ("fail_until_ms", "1"),
+        ],
+    )
+    .await;
+    let (entities, pages) = collect_cycle(&plugin).await;
+    assert_eq!((entities.len(), pages), (8, 2));
+}
+
+#[tokio::test]
+async fn flaky_fails_each_way_it_is_told() {
+    let runtime = runtime();
+    let far_future = "32503680000000"; // the year 3000
+    for until in [None, Some(far_future)] {
+        for kind in ["transient", "fatal", "trap"] {
+            let mut config = vec![("fail_at_page", "1"), ("fail_kind", kind)];
+            config.extend(until.map(|until| ("fail_until_ms", until)));
+            let plugin = flaky(&runtime, &config).await;
+            let mut burst = plugin.open_burst().await.expect("open");
+            let page = burst.next(None).await.expect("page 0 does not fail");
+            let error = burst
+                .next(page.cursor.as_ref())
+                .await
+                .expect_err("page 1 fails");
+            assert_eq!(error.call, Call::Next);
+            assert_flaky_kind(kind, &error.kind, "page 1");
+            burst.close().await.expect("close");
+
+            let mut config = vec![("fail_open", kind)];
+            config.extend(until.map(|until| ("fail_until_ms", until)));
+            let plugin = flaky(&runtime, &config).await;
+            let error = plugin.open_burst().await.err().expect("set-up fails");
+            assert_eq!(error.call, Call::Open);
+            assert_flaky_kind(kind, &error.kind, "set-up");
+        }
+    }
+
+    let plugin = flaky(&runtime, &[("fail_kind", "sometimes")]).await;
+    let error = plugin.open_burst().await.err().expect("bad config");
+    assert!(
+        matches!(&error.kind, SourceErrorKind::Fatal { message } if message.contains("config `fail_kind`")),
+        "{error}"
+    );
+}
+
+fn assert_flaky_kind(kind: &str, error: &SourceErrorKind, at: &str) {
+    let ok = match (kind, error) {
+        ("transient", SourceErrorKind::Transient { message }) => {
+            *message == format!("flaky: transient failure at {at}")
+        }
+        ("fatal", SourceErrorKind::Fatal { message }) => {
+            *message == format!("flaky: fatal failure at {at}")
+        }
+        ("trap", SourceErrorKind::Trap { stderr, .. }) => {
+            stderr.contains(&format!("flaky: panic at {at}"))
+        }
+        _ => false,
+    };
+    assert!(ok, "{kind} at {at}: got {error}");
 }

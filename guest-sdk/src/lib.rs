@@ -33,17 +33,24 @@
 //!
 //! weir_guest::export_source!(Teams);
 //! ```
+//!
+//! A source may also take pushed events (webhooks): implement [`Push`] too and
+//! export both with `export_source!(Teams, push = Teams)`; see [`Push`].
 
 mod adapter;
 pub mod config;
 mod entity;
 pub mod log;
+mod push;
 pub mod secrets;
 
 pub use entity::{ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, EntityBuilder};
+pub use push::{Push, PushEvent, PushOutcome};
 
 #[doc(hidden)]
 pub use adapter::BurstAdapter;
+#[doc(hidden)]
+pub use push::handle_push;
 
 /// The WIT bindings the SDK is built on; use the SDK's own items instead.
 #[doc(hidden)]
@@ -54,6 +61,29 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "weir_guest::bindings",
+    });
+}
+
+/// The bindings of the optional `push` export, alone: a world of its own, so
+/// that only a source exported with `push = ...` exports it (the export macro
+/// of a world exports all of that world's interfaces). wit-component unions it
+/// with `source-plugin` into the contract's `pushing-source-plugin` world.
+#[doc(hidden)]
+pub mod push_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        inline: "
+            package weir:guest-sdk;
+
+            world push-export {
+                export weir:source/push@0.1.1;
+            }
+        ",
+        world: "weir:guest-sdk/push-export",
+        with: { "weir:source/types@0.1.1": crate::bindings::weir::source::types },
+        pub_export_macro: true,
+        export_macro_name: "export_push",
+        default_bindings_module: "weir_guest::push_bindings",
     });
 }
 
@@ -148,9 +178,33 @@ impl std::error::Error for Error {}
 
 /// Export a [`Source`] implementation as the component's `weir:source` world.
 ///
-/// Call it once, at the crate root of a `cdylib` crate.
+/// Call it once, at the crate root of a `cdylib` crate:
+///
+/// - `export_source!(MySource)`: a source the host pulls page by page (the
+///   `source-plugin` world);
+/// - `export_source!(MySource, push = MyPush)`: one that also takes pushed
+///   events through `MyPush`'s [`Push`] implementation (the
+///   `pushing-source-plugin` world).
 #[macro_export]
 macro_rules! export_source {
+    ($source:ty, push = $push:ty $(,)?) => {
+        $crate::export_source!($source);
+
+        struct __WeirPushExport;
+
+        impl $crate::push_bindings::exports::weir::source::push::Guest for __WeirPushExport {
+            fn handle(
+                event: $crate::push_bindings::exports::weir::source::push::PushEvent,
+            ) -> ::std::result::Result<
+                $crate::push_bindings::exports::weir::source::push::PushResult,
+                $crate::bindings::weir::source::types::SourceError,
+            > {
+                $crate::handle_push::<$push>(event)
+            }
+        }
+
+        $crate::push_bindings::export_push!(__WeirPushExport with_types_in $crate::push_bindings);
+    };
     ($source:ty) => {
         struct __WeirSourceExport;
 

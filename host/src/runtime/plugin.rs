@@ -216,7 +216,9 @@ impl Plugin {
         let bindings = SourcePlugin::new(&mut store, &instance).map_err(|error| {
             LoadError::UnsatisfiedImport {
                 file: self.file.clone(),
-                message: format!("its `{SOURCE_INTERFACE}` export does not match the contract: {error:#}"),
+                message: format!(
+                    "its `{SOURCE_INTERFACE}` export does not match the contract: {error:#}"
+                ),
             }
         })?;
         let guard = CallGuard::arm(&mut store, limits, self.instrumentation, Call::ProviderName);

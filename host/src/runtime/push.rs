@@ -191,7 +191,11 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            check_push(result(vec![entity("{}"), entity("{}")], &[]), &limits, &build()),
+            check_push(
+                result(vec![entity("{}"), entity("{}")], &[]),
+                &limits,
+                &build()
+            ),
             Err(SourceErrorKind::TooManyEntities { count: 2, limit: 1 })
         ));
         assert!(matches!(
@@ -204,7 +208,10 @@ mod tests {
                 &limits,
                 &build()
             ),
-            Err(SourceErrorKind::PageTooLarge { bytes: 31, limit: 20 })
+            Err(SourceErrorKind::PageTooLarge {
+                bytes: 31,
+                limit: 20
+            })
         ));
     }
 
