@@ -28,6 +28,14 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     println!("contract:  weir:source@{}", contract.version);
     println!("build:     {}", plugin.build());
     println!(
+        "push:      {}",
+        if plugin.supports_push() {
+            "yes (exports weir:source/push: takes pushed events)"
+        } else {
+            "no (pull only)"
+        }
+    );
+    println!(
         "compiled:  {}",
         if contract.from_cache {
             "taken from the cache"

@@ -390,8 +390,8 @@ impl Store {
         tx.commit()
             .await
             .doing(format!("committing a page of source `{source}`"))?;
-        self.wrote_rows(outcome.stored + progress.marks.len())
-            .await?;
+        self.committed();
+        self.wrote_rows(outcome.stored).await?;
         Ok((outcome, sweep))
     }
 
@@ -415,7 +415,8 @@ impl Store {
         tx.commit()
             .await
             .doing(format!("committing a push to source `{source}`"))?;
-        self.wrote_rows(outcome.stored + marks.len()).await?;
+        self.committed();
+        self.wrote_rows(outcome.stored).await?;
         Ok((outcome, removal))
     }
 
@@ -742,6 +743,7 @@ impl Store {
             tx.commit()
                 .await
                 .doing(format!("expiring source `{source}`"))?;
+            self.committed();
             total.deleted += removal.deleted;
             total.updated += removal.updated;
             total.removed += removal.removed;
