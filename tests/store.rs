@@ -8,76 +8,7 @@ use serde_json::{Value, json};
 use weir::core::canonical::content_hash;
 use weir::core::intake::{Contribution, Rejection};
 use weir::store::{ChangeKind, SourceRole, Store};
-
-/// A database of each backend, removed when dropped.
-enum TestDb {
-    /// Holds the directory of the database file until the test ends.
-    Sqlite {
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl TestDb {
-    async fn all() -> Vec<(TestDb, String)> {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite_url = format!("sqlite://{}", dir.path().join("weir.db").display());
-        let mut dbs = vec![(TestDb::Sqlite { _dir: dir }, sqlite_url)];
-        match std::env::var("WEIR_TEST_POSTGRES_URL") {
-            Ok(admin_url) => {
-                let name = format!("weir_test_{}", uuid_like());
-                admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
-                let url = replace_database(&admin_url, &name);
-                dbs.push((TestDb::Postgres { admin_url, name }, url));
-            }
-            Err(_) if std::env::var_os("CI").is_some() => {
-                panic!("WEIR_TEST_POSTGRES_URL is not set: in CI the PostgreSQL tests must run")
-            }
-            Err(_) => eprintln!("WEIR_TEST_POSTGRES_URL not set: testing SQLite only"),
-        }
-        dbs
-    }
-
-    async fn drop_database(self) {
-        if let TestDb::Postgres { admin_url, name } = self {
-            admin(
-                &admin_url,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await;
-        }
-    }
-}
-
-async fn admin(url: &str, statement: &str) {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(url)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&mut connection)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, _) = url
-        .rsplit_once('/')
-        .expect("a PostgreSQL URL with a database");
-    format!("{base}/{name}")
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
-}
+use weir_tests::db::TestDb;
 
 /// Run `test` against every backend.
 macro_rules! each_backend {

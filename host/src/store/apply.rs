@@ -82,6 +82,7 @@ impl Store {
         tx.commit()
             .await
             .doing(format!("committing a page of source `{}`", source.name))?;
+        self.committed();
         self.wrote_rows(outcome.stored).await?;
         Ok(outcome)
     }
@@ -131,6 +132,7 @@ impl Store {
         tx.commit()
             .await
             .doing(format!("committing removals of source `{source}`"))?;
+        self.committed();
         Ok(outcome)
     }
 }
@@ -143,6 +145,9 @@ pub(super) async fn apply_in(
     invalid: &[Rejection],
 ) -> Result<PageOutcome, StoreError> {
     let mut outcome = PageOutcome::default();
+    if !contributions.is_empty() || !invalid.is_empty() {
+        queue_behind_writers(tx).await?;
+    }
     let contributions = last_of_each_ref(contributions);
     let mut pending = Vec::new();
     for batch in contributions.chunks(BATCH_ROWS) {
@@ -190,6 +195,9 @@ pub(super) async fn remove_in(
     source: &str,
     refs: &[String],
 ) -> Result<RemovalOutcome, StoreError> {
+    if !refs.is_empty() {
+        queue_behind_writers(tx).await?;
+    }
     let mut deleted = Vec::new();
     for batch in refs.chunks(BATCH_ROWS) {
         let rows = fetch_with_keys(
@@ -213,6 +221,24 @@ pub(super) async fn remove_in(
     };
     write_merged(tx, events).await?;
     Ok(outcome)
+}
+
+/// Wait for every other transaction that writes the catalog, by locking the
+/// change log's head row up front. A re-merge reads the other sources'
+/// contributions and the current merged hash; under PostgreSQL's READ
+/// COMMITTED two sources committing the same refs at once would each merge
+/// without the other's contribution, and the later would overwrite the
+/// merged entity. Queued behind the lock, each sees the other's commit.
+/// (SQLite's `BEGIN IMMEDIATE` already queues writers.) A page of unchanged
+/// entities writes nothing and takes no lock.
+async fn queue_behind_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT last_offset FROM log_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut **tx)
+            .await
+            .doing("queueing behind other catalog writers")?;
+    }
+    Ok(())
 }
 
 /// A page may name a ref twice; the later one wins, as it would have had the
