@@ -1269,3 +1269,62 @@ async fn pushed_mid_cycle(ctx: Ctx) {
 async fn a_push_mid_cycle_is_kept_by_the_sweep() {
     each_backend("push mid-cycle", pushed_mid_cycle).await;
 }
+
+// ---------------------------------------------------------------------------
+// Sources that go away
+
+/// A source no replica runs any more keeps its entities for its
+/// `expireAfter`, then they are removed (with removal events) and its
+/// records dropped; a source still running is untouched.
+async fn expiry(ctx: Ctx) {
+    let store = &ctx.store;
+    let short = SourceOptions {
+        expire_after: Duration::from_millis(300),
+        ..quick()
+    };
+    let gone = ctx.synthetic(&[("count", "5"), ("name", "gone")]).await;
+    let stays = ctx
+        .synthetic(&[("count", "3"), ("name", "stays"), ("seed", "1")])
+        .await;
+    let engine = ctx.start(vec![(gone, short.clone()), (stays, short.clone())]);
+    wait_cycle_end(store, "gone", 1).await;
+    wait_cycle_end(store, "stays", 1).await;
+    engine.shutdown().await;
+    assert_eq!(ctx.refs().await.len(), 5);
+
+    // Only `stays` is configured now.
+    let stays = ctx
+        .synthetic(&[("count", "3"), ("name", "stays"), ("seed", "1")])
+        .await;
+    let engine = ctx.start(vec![(stays, short)]);
+    wait_until(store, "gone", "the expiry of source `gone`", |seen| {
+        seen.status.is_none().then_some(())
+    })
+    .await;
+    engine.shutdown().await;
+    assert_eq!(
+        ctx.refs().await,
+        synthetic_refs(1..=3),
+        "{}: only the entities `stays` provides remain",
+        ctx.backend
+    );
+    let removals = store
+        .changes(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|change| change.kind == ChangeKind::Removed)
+        .count();
+    assert_eq!(
+        removals, 2,
+        "{}: entity-000004 and -000005 removed",
+        ctx.backend
+    );
+    assert!(store.cycles("gone", 10).await.unwrap().is_empty());
+    assert!(store.source_status("stays").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_no_longer_run_expires_after_its_grace_period() {
+    each_backend("expiry", expiry).await;
+}
