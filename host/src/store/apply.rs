@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 
 use super::sql::{BATCH_ROWS, fetch_with_keys, statement, values_rows};
-use super::{QueryContext, Store, StoreError, now_ms};
+use super::{Backend, QueryContext, Store, StoreError, now_ms};
 use crate::core::canonical::content_hash;
 use crate::core::intake::{Contribution, Rejection};
 use crate::core::merge::{self, Merged};
@@ -95,8 +95,16 @@ impl Store {
         source: SourceRole<'_>,
         raw_hashes: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
+        // One row of `hash ref` lines rather than a row per entity: SQLite
+        // hands rows over from its worker thread one at a time, and for a
+        // page of unchanged entities that hand-over was most of the cost.
+        // Hashes are hex and refs have no whitespace, so the lines split cleanly.
+        let aggregate = match self.backend {
+            Backend::Sqlite => "group_concat(raw_hash || ' ' || entity_ref, char(10))",
+            Backend::Postgres => "string_agg(raw_hash || ' ' || entity_ref, E'\\n')",
+        };
         let sql = format!(
-            "SELECT raw_hash, entity_ref FROM source_entities \
+            "SELECT {aggregate} FROM source_entities \
              WHERE source = $1 AND error IS NULL AND priority = {} AND raw_hash IN ({{keys}})",
             source.priority
         );
@@ -110,10 +118,12 @@ impl Store {
                     "looking up unchanged entities of source `{source}`"
                 ))?;
             for row in rows {
-                known.insert(
-                    row.try_get(0).doing("reading a stored hash")?,
-                    row.try_get(1).doing("reading a stored ref")?,
-                );
+                let lines: Option<String> = row.try_get(0).doing("reading stored hashes")?;
+                for line in lines.as_deref().unwrap_or_default().lines() {
+                    if let Some((hash, entity_ref)) = line.split_once(' ') {
+                        known.insert(hash.to_owned(), entity_ref.to_owned());
+                    }
+                }
             }
         }
         Ok(known)
@@ -181,7 +191,7 @@ pub(super) async fn apply_in(
         .map(|c| (c.entity_ref.as_str(), *c))
         .collect();
     let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
-    let events = remerge(tx, source.name, &in_memory, &touched).await?;
+    let events = remerge(tx, source, &in_memory, &touched).await?;
     outcome.added = events.iter().filter(|e| e.change == "added").count();
     outcome.updated = events.iter().filter(|e| e.change == "updated").count();
     outcome.removed = events.iter().filter(|e| e.change == "removed").count();
@@ -213,7 +223,12 @@ pub(super) async fn remove_in(
             deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
         }
     }
-    let events = remerge(tx, source, &HashMap::new(), &deleted).await?;
+    let leaving = SourceRole {
+        name: source,
+        priority: 0,
+        owner_rule: false,
+    };
+    let events = remerge(tx, leaving, &HashMap::new(), &deleted).await?;
     let outcome = RemovalOutcome {
         deleted: deleted.len(),
         updated: events.iter().filter(|e| e.change == "updated").count(),
@@ -423,7 +438,7 @@ struct MergedChange {
 /// source's, when in memory, is not read back) and return what changed.
 async fn remerge(
     tx: &mut Transaction<'static, Any>,
-    source: &str,
+    source: SourceRole<'_>,
     in_memory: &HashMap<&str, &Contribution>,
     refs: &[String],
 ) -> Result<Vec<MergedChange>, StoreError> {
@@ -463,76 +478,52 @@ struct Contributor<'a> {
     entity: Cow<'a, Value>,
 }
 
+/// Every contribution to the refs of `batch`: the other sources' read from
+/// the store, `source`'s own from memory. Callers hold all of `source`'s
+/// contributions to these refs in `in_memory` (a page's new ones), or none
+/// (its contributions were just deleted); so only other sources' rows are
+/// read, and a ref that only `source` provides costs no row at all.
 async fn load_contributors<'a>(
     tx: &mut Transaction<'static, Any>,
-    source: &str,
+    source: SourceRole<'_>,
     in_memory: &HashMap<&str, &'a Contribution>,
     batch: &[String],
 ) -> Result<HashMap<String, Vec<Contributor<'a>>>, StoreError> {
     let rows = fetch_with_keys(
         tx,
-        "SELECT entity_ref, source, priority, CASE WHEN source = $1 THEN NULL ELSE body END \
-         FROM source_entities WHERE entity_ref IN ({keys})",
-        Some(source),
+        "SELECT entity_ref, source, priority, body FROM source_entities \
+         WHERE source <> $1 AND entity_ref IN ({keys})",
+        Some(source.name),
         batch.iter().map(String::as_str),
     )
     .await
     .doing("reading contributions to re-merge")?;
     let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
-    let mut own_missing = Vec::new();
     for row in rows {
         let entity_ref: String = row.try_get(0).doing("reading contributions")?;
         let contributor: String = row.try_get(1).doing("reading contributions")?;
         let priority: i64 = row.try_get(2).doing("reading contributions")?;
-        let body: Option<String> = row.try_get(3).doing("reading contributions")?;
-        let entity = match (body, in_memory.get(entity_ref.as_str())) {
-            (Some(body), _) => Cow::Owned(parse_body(&entity_ref, &body)?),
-            (None, Some(own)) => Cow::Borrowed(&own.entity),
-            (None, None) => {
-                own_missing.push(entity_ref.clone());
-                Cow::Owned(Value::Null)
-            }
-        };
+        let body: String = row.try_get(3).doing("reading contributions")?;
+        let entity = Cow::Owned(parse_body(&entity_ref, &body)?);
         by_ref.entry(entity_ref).or_default().push(Contributor {
             source: contributor,
             priority,
             entity,
         });
     }
-    if !own_missing.is_empty() {
-        fill_own_bodies(tx, source, &own_missing, &mut by_ref).await?;
-    }
-    Ok(by_ref)
-}
-
-/// Read back the current source's bodies that were not in memory (a ref
-/// whose page entity was invalid, or whose record was not rewritten).
-async fn fill_own_bodies(
-    tx: &mut Transaction<'static, Any>,
-    source: &str,
-    refs: &[String],
-    by_ref: &mut HashMap<String, Vec<Contributor<'_>>>,
-) -> Result<(), StoreError> {
-    let rows = fetch_with_keys(
-        tx,
-        "SELECT entity_ref, body FROM source_entities WHERE source = $1 AND entity_ref IN ({keys})",
-        Some(source),
-        refs.iter().map(String::as_str),
-    )
-    .await
-    .doing("reading contributions")?;
-    for row in rows {
-        let entity_ref: String = row.try_get(0).doing("reading contributions")?;
-        let body: String = row.try_get(1).doing("reading contributions")?;
-        let entity = parse_body(&entity_ref, &body)?;
-        if let Some(contributor) = by_ref
-            .get_mut(&entity_ref)
-            .and_then(|list| list.iter_mut().find(|c| c.source == source))
-        {
-            contributor.entity = Cow::Owned(entity);
+    for entity_ref in batch {
+        if let Some(own) = in_memory.get(entity_ref.as_str()) {
+            by_ref
+                .entry(entity_ref.clone())
+                .or_default()
+                .push(Contributor {
+                    source: source.name.to_owned(),
+                    priority: source.priority,
+                    entity: Cow::Borrowed(&own.entity),
+                });
         }
     }
-    Ok(())
+    Ok(by_ref)
 }
 
 fn parse_body(entity_ref: &str, body: &str) -> Result<Value, StoreError> {
