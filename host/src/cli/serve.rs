@@ -56,6 +56,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    // Before anything else: never expose the admin routes without a token.
+    weir::http::check_exposure(config.listen, &config.http).map_err(anyhow::Error::msg)?;
     let _lock = lock_sqlite_file(&config.database)?;
     let store = Store::open(&config.database).await?;
     if config.database.starts_with("sqlite:") {
@@ -64,6 +66,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = args.cache.runtime()?;
     let sources = load_plugins(&runtime, &config).await?;
+    let mut http = config.http.clone();
+    for (plugin, _) in &sources {
+        let stem = plugin
+            .file()
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        http.push
+            .insert(plugin.provider_name().to_owned(), config.source(&stem).push);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -81,8 +93,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         plugins = %config.plugins.display(),
         "weir serve is running"
     );
-    axum::serve(listener, weir::http::router(Arc::clone(&engine)))
-        .with_graceful_shutdown(shutdown_signal())
+    // On a signal, long polls answer at once so the shutdown need not wait.
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let router = weir::http::router_closing(Arc::clone(&engine), http, closed);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = closing.send(true);
+        })
         .await
         .context("the HTTP server failed")?;
     info!("shutting down");

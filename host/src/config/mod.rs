@@ -10,6 +10,15 @@
 //! listen = "127.0.0.1:7007"           # IP:PORT (no host names)
 //! maxConcurrentBursts = 2             # >= 1; default: the number of CPUs
 //!
+//! [http]                              # the HTTP API
+//! adminToken = "WEIR_ADMIN_TOKEN"     # the NAME of an environment variable holding the
+//!                                     #   admin token (16+ characters); the variable
+//!                                     #   WEIR_ADMIN_TOKEN itself is read without this line
+//! readToken = "WEIR_READ_TOKEN"       # likewise, a token for the read routes only
+//! readAccess = "open"                 # or "token": read routes need the admin or read token
+//! tombstoneRetention = "7d"           # how long removals stay in /api/events; or "forever"
+//! maxWait = "60s"                     # the longest long poll (`wait=`) allowed
+//!
 //! [sources.github]                    # github = the plugin's file stem (github.wasm)
 //! priority = 10                       # higher wins in the merge; default 0
 //! ownerRule = false
@@ -37,14 +46,19 @@
 //!
 //! [sources.github.secrets]            # secret name = the NAME of an environment variable,
 //! token = "GITHUB_TOKEN"              # read at load; unset = error
+//!
+//! [sources.github.push]               # who may push events (POST /api/sources/NAME/events);
+//! secret = "GITHUB_WEBHOOK_SECRET"    #   env variables: the HMAC-SHA256 key of
+//! token = "GITHUB_PUSH_TOKEN"         #   X-Hub-Signature-256, and a bearer token
 //! ```
 //!
 //! Durations are [`humantime`]'s: `"500ms"`, `"3s"`, `"10m"`, `"3h"`, `"1d"`.
 //! A plugin without a `[sources.NAME]` section runs with every default
 //! ([`Config::source`]).
 //!
-//! The environment variables `WEIR_DATABASE_URL`, `WEIR_PLUGINS` and
-//! `WEIR_LISTEN` override `database`, `plugins` and `listen`.
+//! The environment variables `WEIR_DATABASE_URL`, `WEIR_PLUGINS`,
+//! `WEIR_LISTEN` and `WEIR_ADMIN_TOKEN` override `database`, `plugins`,
+//! `listen` and `http.adminToken`.
 //!
 //! Every error names the file and the key, e.g.
 //! `weir.toml: sources.github.burstLength: invalid duration "3 parsecs": …`.
@@ -62,6 +76,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use crate::engine::SourceOptions;
+use crate::http::{HttpSettings, PushAuth};
 use crate::runtime::SourceSettings;
 
 use read::{Key, Reader};
@@ -80,6 +95,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The global bound on bursts running at once.
     pub max_concurrent_bursts: usize,
+    /// The HTTP API's settings (tokens, read access, retention). Its `push`
+    /// map is empty here: each source's [`SourceConfig::push`] is keyed by
+    /// provider name once the plugins are loaded.
+    pub http: HttpSettings,
     /// The configured sources, by plugin file stem.
     pub sources: BTreeMap<String, SourceConfig>,
 }
@@ -90,6 +109,8 @@ pub struct Config {
 pub struct SourceConfig {
     pub options: SourceOptions,
     pub settings: SourceSettings,
+    /// How pushed events to this source authenticate.
+    pub push: PushAuth,
 }
 
 /// Why the configuration could not be loaded. Each names the file (or the
@@ -220,6 +241,10 @@ fn apply_overrides(
         config.listen =
             read::socket_address(&listen).map_err(|reason| invalid("WEIR_LISTEN", reason))?;
     }
+    if let Some(token) = env("WEIR_ADMIN_TOKEN") {
+        config.http.admin_token =
+            Some(read::token(token).map_err(|reason| invalid("WEIR_ADMIN_TOKEN", reason))?);
+    }
     Ok(())
 }
 
@@ -244,6 +269,7 @@ impl fmt::Debug for Config {
             .field("plugins", &self.plugins)
             .field("listen", &self.listen)
             .field("max_concurrent_bursts", &self.max_concurrent_bursts)
+            .field("http", &self.http)
             .field("sources", &self.sources)
             .finish()
     }

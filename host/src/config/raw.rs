@@ -12,7 +12,25 @@ pub(super) struct RawConfig {
     pub plugins: Option<Value>,
     pub listen: Option<Value>,
     pub max_concurrent_bursts: Option<Value>,
+    pub http: Option<Value>,
     pub sources: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawHttp {
+    pub admin_token: Option<Value>,
+    pub read_token: Option<Value>,
+    pub read_access: Option<Value>,
+    pub tombstone_retention: Option<Value>,
+    pub max_wait: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPush {
+    pub secret: Option<Value>,
+    pub token: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +51,7 @@ pub(super) struct RawSource {
     pub limits: Option<Value>,
     pub config: Option<Value>,
     pub secrets: Option<Value>,
+    pub push: Option<Value>,
 }
 
 #[derive(Deserialize)]

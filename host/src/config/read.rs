@@ -11,10 +11,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use super::raw::{RawConfig, RawLimits, RawSource};
+use super::raw::{RawConfig, RawHttp, RawLimits, RawPush, RawSource};
 use super::{Config, ConfigError, SourceConfig, default_max_concurrent_bursts};
 use crate::core::intake::Scope;
 use crate::engine::{Rest, SourceOptions};
+use crate::http::{HttpSettings, PushAuth, ReadAccess, Secret};
 use crate::runtime::{Limits, SourceSettings};
 
 const DEFAULT_DATABASE: &str = "sqlite://weir.db";
@@ -79,6 +80,7 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             plugins: PathBuf::from(DEFAULT_PLUGINS),
             listen: DEFAULT_LISTEN,
             max_concurrent_bursts: default_max_concurrent_bursts(),
+            http: HttpSettings::default(),
             sources: BTreeMap::new(),
         };
         if let Some(value) = raw.database {
@@ -107,6 +109,9 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             if config.max_concurrent_bursts == 0 {
                 return Err(self.invalid(&key, "must be at least 1"));
             }
+        }
+        if let Some(value) = raw.http {
+            config.http = self.http(&root.child("http"), value)?;
         }
         if let Some(value) = raw.sources {
             let key = root.child("sources");
@@ -213,7 +218,95 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
                 .transpose()?
                 .unwrap_or_default(),
         };
-        Ok(SourceConfig { options, settings })
+        let push = raw
+            .push
+            .map(|value| self.push(&at("push"), value))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(SourceConfig {
+            options,
+            settings,
+            push,
+        })
+    }
+
+    /// `[http]`.
+    fn http(&self, key: &Key, value: Value) -> Result<HttpSettings, ConfigError> {
+        let table = self.table(key, value)?;
+        let raw: RawHttp = self.structure(key, table)?;
+        let mut http = HttpSettings::default();
+        let at = |name: &str| key.child(name);
+        if let Some(value) = raw.admin_token {
+            http.admin_token = Some(self.secret_token(&at("adminToken"), value)?);
+        }
+        if let Some(value) = raw.read_token {
+            http.read_token = Some(self.secret_token(&at("readToken"), value)?);
+        }
+        if let Some(value) = raw.read_access {
+            let key = at("readAccess");
+            http.read_access = match self.string(&key, value)?.as_str() {
+                "open" => ReadAccess::Open,
+                "token" => ReadAccess::Token,
+                other => {
+                    return Err(self.invalid(
+                        &key,
+                        format!("expected \"open\" or \"token\", found {other:?}"),
+                    ));
+                }
+            };
+        }
+        if let Some(value) = raw.tombstone_retention {
+            let key = at("tombstoneRetention");
+            http.tombstone_retention = match value {
+                Value::String(text) if text == "forever" => None,
+                value => {
+                    let retention = self.duration(&key, value)?;
+                    if retention.is_zero() {
+                        return Err(self.invalid(&key, "must be longer than zero (or \"forever\")"));
+                    }
+                    Some(retention)
+                }
+            };
+        }
+        if let Some(value) = raw.max_wait {
+            let key = at("maxWait");
+            http.max_wait = self.duration(&key, value)?;
+            if http.max_wait > Duration::from_secs(600) {
+                return Err(self.invalid(&key, "must be at most 10m"));
+            }
+        }
+        Ok(http)
+    }
+
+    /// `[sources.NAME.push]`: environment variables holding the source's
+    /// push signing key and token.
+    fn push(&self, key: &Key, value: Value) -> Result<PushAuth, ConfigError> {
+        let table = self.table(key, value)?;
+        let raw: RawPush = self.structure(key, table)?;
+        let mut push = PushAuth::default();
+        if let Some(value) = raw.secret {
+            push.hmac_secret = Some(self.secret_token(&key.child("secret"), value)?);
+        }
+        if let Some(value) = raw.token {
+            push.token = Some(self.secret_token(&key.child("token"), value)?);
+        }
+        Ok(push)
+    }
+
+    /// A token or key read from the environment variable `value` names.
+    /// The value read never enters an error.
+    fn secret_token(&self, key: &Key, value: Value) -> Result<Secret, ConfigError> {
+        let variable = self.string(key, value)?;
+        if variable.is_empty() || variable.contains(['=', '\0']) {
+            return Err(self.invalid(
+                key,
+                format!("expected the name of an environment variable, found {variable:?}"),
+            ));
+        }
+        let Some(text) = (self.env)(&variable) else {
+            return Err(self.invalid(key, format!("environment variable {variable} is not set")));
+        };
+        token(text).map_err(|reason| self.invalid(key, format!("{variable}: {reason}")))
     }
 
     fn limits(&self, key: &Key, value: Value) -> Result<Limits, ConfigError> {
@@ -456,6 +549,17 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
     fn expected(&self, key: &Key, what: &str, value: &Value) -> ConfigError {
         self.invalid(key, format!("expected {what}, found {}", found(value)))
     }
+}
+
+/// A token or signing key: at least 16 characters, so it cannot be guessed.
+pub(super) fn token(text: String) -> Result<Secret, String> {
+    const MIN_CHARS: usize = 16;
+    if text.chars().count() < MIN_CHARS {
+        return Err(format!(
+            "a token must have at least {MIN_CHARS} characters (e.g. `openssl rand -hex 32`)"
+        ));
+    }
+    Ok(Secret::new(text))
 }
 
 /// `IP:PORT`, for `listen` and `WEIR_LISTEN`.

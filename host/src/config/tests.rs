@@ -242,9 +242,17 @@ fn the_example_in_the_module_documentation_parses() {
     // The documented example sets both restLength and schedule as
     // alternatives; drop the schedule to load it.
     let doc = doc.replace("schedule = ", "# schedule = ");
-    let env = env_of(&[("GITHUB_TOKEN", "t")]);
+    let env = env_of(&[
+        ("GITHUB_TOKEN", "t"),
+        ("WEIR_ADMIN_TOKEN", "admin-0123456789abcdef"),
+        ("WEIR_READ_TOKEN", "read-0123456789abcdef"),
+        ("GITHUB_WEBHOOK_SECRET", "hook-0123456789abcdef"),
+        ("GITHUB_PUSH_TOKEN", "push-0123456789abcdef"),
+    ]);
     let config = Config::parse(&doc, Path::new("weir.toml"), env).unwrap();
     let github = config.source("github");
+    assert!(config.http.admin_token.is_some());
+    assert!(github.push.hmac_secret.is_some() && github.push.token.is_some());
     assert_eq!(github.options.priority, 10);
     assert_eq!(github.settings.limits, Limits::default());
     assert_eq!(github.options.reject_removals_above_percentage, Some(10.0));
@@ -728,4 +736,77 @@ fn source_names_may_hold_dots_and_dashes() {
             .unwrap();
     assert_eq!(config.source("team.catalog").options.priority, 1);
     assert_eq!(config.source("hr-system").options.priority, 2);
+}
+
+#[test]
+fn the_http_section_reads_tokens_from_the_environment() {
+    use crate::http::{ReadAccess, Secret};
+    let env = env_of(&[
+        ("ADMIN", "admin-0123456789abcdef"),
+        ("HOOK", "hook-0123456789abcdef"),
+        ("SHORT", "short"),
+    ]);
+    let text = "[http]\nadminToken = \"ADMIN\"\nreadAccess = \"token\"\n\
+                tombstoneRetention = \"forever\"\nmaxWait = \"30s\"\n\
+                [sources.github.push]\nsecret = \"HOOK\"\n";
+    let config = Config::parse(text, Path::new("weir.toml"), &env).unwrap();
+    assert_eq!(
+        config.http.admin_token,
+        Some(Secret::new("admin-0123456789abcdef"))
+    );
+    assert_eq!(config.http.read_access, ReadAccess::Token);
+    assert_eq!(config.http.tombstone_retention, None);
+    assert_eq!(config.http.max_wait, Duration::from_secs(30));
+    assert_eq!(
+        config.source("github").push.hmac_secret,
+        Some(Secret::new("hook-0123456789abcdef"))
+    );
+    // Defaults: open reads, a week of tombstones, no token.
+    let plain = parse("").unwrap();
+    assert_eq!(plain.http.read_access, ReadAccess::Open);
+    assert_eq!(
+        plain.http.tombstone_retention,
+        Some(Duration::from_secs(7 * 86_400))
+    );
+    assert!(plain.http.admin_token.is_none());
+    // WEIR_ADMIN_TOKEN alone sets the admin token.
+    let config = Config::parse(
+        "",
+        Path::new("weir.toml"),
+        env_of(&[("WEIR_ADMIN_TOKEN", "env-0123456789abcdef")]),
+    )
+    .unwrap();
+    assert!(config.http.admin_token.is_some());
+
+    // Errors name the key and never the value.
+    let fails = |text: &str| {
+        Config::parse(text, Path::new("weir.toml"), &env)
+            .unwrap_err()
+            .to_string()
+    };
+    let short = fails("[http]\nadminToken = \"SHORT\"\n");
+    assert!(
+        short.contains("http.adminToken: SHORT: a token must have at least 16 characters"),
+        "{short}"
+    );
+    assert!(!short.contains("short\""), "{short}");
+    let missing = fails("[sources.s.push]\ntoken = \"NOPE\"\n");
+    assert!(
+        missing.contains("sources.s.push.token: environment variable NOPE is not set"),
+        "{missing}"
+    );
+    assert!(fails("[http]\nreadAccess = \"closed\"\n").contains("http.readAccess"));
+    assert!(fails("[http]\ntombstoneRetention = \"0s\"\n").contains("longer than zero"));
+    assert!(fails("[http]\nadminTokn = \"ADMIN\"\n").contains("http.adminTokn: unknown key"));
+    let empty = Config::parse(
+        "",
+        Path::new("weir.toml"),
+        env_of(&[("WEIR_ADMIN_TOKEN", "")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        empty.starts_with("environment variable WEIR_ADMIN_TOKEN:"),
+        "{empty}"
+    );
 }

@@ -1,48 +1,235 @@
 //! The HTTP API (axum), the last stage of the flow: it reads the store and
-//! hands operator actions to the [`Engine`]. So far, health.
+//! hands operator actions and pushed events to the [`Engine`].
+//!
+//! - `entities`: `GET /api/entities` (filters, cursor pages, the log offset
+//!   to follow the stream from) and `GET /api/entities/by-ref/…`;
+//! - `events`: `GET /api/events`, the ordered, compacted change stream with
+//!   long polling, and the retention of removal tombstones;
+//! - `admin`: Backstage's incremental-ingestion admin routes
+//!   (`/api/catalog/incremental/…`), same paths and bodies, with Weir's
+//!   extra fields beside them;
+//! - `push`: `POST /api/sources/{provider}/events`;
+//! - `ops`: `/healthz`, `/readyz`, `/metrics`, and the request metrics;
+//! - `auth`: tokens and signatures; `error`: errors as JSON; `query`:
+//!   query strings.
+//!
+//! The OpenAPI document (`GET /api/openapi.json`) is built from the
+//! handlers' annotations as they are routed, so it lists exactly the routes
+//! the router serves.
 
+mod admin;
+mod auth;
+mod entities;
+mod error;
+mod events;
+mod ops;
+mod push;
+mod query;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Components, InfoBuilder, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{PushAuth, SIGNATURE_HEADER, Secret, check_exposure, sign};
+pub use error::{ApiError, ErrorBody};
 
 use crate::engine::Engine;
-use crate::store::Phase;
 
-/// The routes of `weir serve`.
-pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route("/api/catalog/incremental/health", get(health))
-        .with_state(engine)
+/// Who may use the read routes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadAccess {
+    /// Anyone who can reach the API.
+    #[default]
+    Open,
+    /// Requests with the admin or the read token.
+    Token,
 }
 
-/// Backstage's `{healthy: true}`; when not, Weir names the sources that are
-/// backing off after failed bursts (and answers 503 if the database cannot
-/// be read).
-async fn health(State(engine): State<Arc<Engine>>) -> Response {
-    let statuses = match engine.store().source_statuses().await {
-        Ok(statuses) => statuses,
-        Err(error) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "healthy": false, "error": error.to_string() })),
-            )
-                .into_response();
+/// The HTTP API's settings (`[http]` in `weir.toml`).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Needed by mutating routes when set. Without it `weir serve` listens
+    /// on loopback only ([`check_exposure`]).
+    pub admin_token: Option<Secret>,
+    /// Gives read routes only (with [`ReadAccess::Token`]).
+    pub read_token: Option<Secret>,
+    pub read_access: ReadAccess,
+    /// Per source (provider name): how its pushed events authenticate.
+    pub push: BTreeMap<String, PushAuth>,
+    /// How long removal tombstones stay in the change log; `None` keeps
+    /// them forever.
+    pub tombstone_retention: Option<Duration>,
+    /// How often old tombstones are purged.
+    pub purge_interval: Duration,
+    /// The longest `wait=` a long poll may ask for.
+    pub max_wait: Duration,
+    /// How often a long poll looks at the log's head in the database, for
+    /// commits of other processes (this process's own wake it at once).
+    pub event_poll: Duration,
+    /// The largest pushed event body.
+    pub max_push_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            admin_token: None,
+            read_token: None,
+            read_access: ReadAccess::Open,
+            push: BTreeMap::new(),
+            tombstone_retention: Some(Duration::from_secs(7 * 24 * 60 * 60)),
+            purge_interval: Duration::from_secs(60 * 60),
+            max_wait: Duration::from_secs(60),
+            event_poll: Duration::from_millis(25),
+            max_push_bytes: 25 * 1024 * 1024,
         }
-    };
-    let unhealthy: Vec<&str> = statuses
-        .iter()
-        .filter(|status| engine.sources().any(|name| name == status.source))
-        .filter(|status| status.phase == Phase::BackingOff)
-        .map(|status| status.source.as_str())
-        .collect();
-    if unhealthy.is_empty() {
-        Json(json!({ "healthy": true })).into_response()
-    } else {
-        Json(json!({ "healthy": false, "unhealthyProviders": unhealthy })).into_response()
     }
+}
+
+/// What every handler shares.
+pub(crate) struct Api {
+    engine: Arc<Engine>,
+    settings: HttpSettings,
+    tail: events::Tail,
+    metrics: ops::HttpMetrics,
+    /// The OpenAPI document, rendered once.
+    openapi: String,
+    /// Becomes `true` when the server shuts down: long polls answer at once.
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+type Shared = Arc<Api>;
+
+/// The routes of `weir serve` with default settings (read routes open, no
+/// admin token: for loopback only).
+pub fn router(engine: Arc<Engine>) -> Router {
+    router_with(engine, HttpSettings::default())
+}
+
+/// The routes of `weir serve`. Within a tokio runtime this also starts the
+/// purge of old tombstones (when a retention is set), which stops when the
+/// router is dropped.
+pub fn router_with(engine: Arc<Engine>, settings: HttpSettings) -> Router {
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    // Never closing: dropping the sender leaves the last value, `false`.
+    drop(closing);
+    router_closing(engine, settings, closed)
+}
+
+/// [`router_with`], whose long polls answer at once (with what they have)
+/// when `closing` becomes `true`, so that a graceful shutdown does not wait
+/// for them.
+pub fn router_closing(
+    engine: Arc<Engine>,
+    settings: HttpSettings,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> Router {
+    let (routes, openapi) = api_routes().split_for_parts();
+    let openapi = openapi
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    let max_push_bytes = settings.max_push_bytes;
+    let api = Arc::new(Api {
+        engine,
+        settings,
+        tail: events::Tail::default(),
+        metrics: ops::HttpMetrics::default(),
+        openapi,
+        closing,
+    });
+    events::start_purge(&api);
+    routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&api),
+            ops::track,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(max_push_bytes))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(api)
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> OpenApi {
+    api_routes().into_openapi()
+}
+
+fn api_routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::with_openapi(document())
+        .routes(routes!(entities::list_entities))
+        .routes(routes!(entities::entity_by_ref))
+        .routes(routes!(events::list_events))
+        .routes(routes!(admin::health))
+        .routes(routes!(admin::providers))
+        .routes(routes!(admin::provider_status, admin::reset_provider))
+        .routes(routes!(admin::trigger))
+        .routes(routes!(admin::start))
+        .routes(routes!(admin::cancel))
+        .routes(routes!(admin::marks, admin::clear_marks))
+        .routes(routes!(admin::cleanup))
+        .routes(routes!(push::push_event))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(openapi_json))
+}
+
+fn document() -> OpenApi {
+    let mut document = OpenApi::new(
+        InfoBuilder::new()
+            .title("Weir")
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(Some(
+                "The catalog that Weir keeps: its entities, their ordered change stream, and \
+                 the admin routes of its sources (Backstage's incremental-ingestion routes).",
+            ))
+            .build(),
+        utoipa::openapi::Paths::new(),
+    );
+    let mut components = Components::new();
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    document.components = Some(components);
+    document
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json"))
+)]
+async fn openapi_json(State(api): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        api.openapi.clone(),
+    )
+        .into_response()
+}
+
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {}: see /api/openapi.json for the routes",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowedError",
+        format!("{} does not take {method}", uri.path()),
+    )
 }

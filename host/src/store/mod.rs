@@ -19,8 +19,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
 pub use read::{
-    Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, LogBounds, PurgeOutcome,
-    SourceCounters, StoredEntity,
+    Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, LogBounds,
+    PurgeOutcome, SourceCounters, StoredEntity,
 };
 pub use source_state::{
     CycleRecord, CycleTotals, ErrorRecord, FailureStep, PageProgress, Phase, SourceStatus,

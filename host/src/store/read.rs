@@ -2,8 +2,8 @@
 //! attached) and the change log.
 
 use serde_json::Value;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{QueryContext, Store, StoreError};
 use crate::core::merge::{Contribution, single_provenance};
@@ -176,15 +176,7 @@ fn sole_provenance(entity_ref: &str, source: &str, entity: &Value) -> Result<Val
 
 fn change(row: &AnyRow) -> Result<Change, StoreError> {
     let entity_ref: String = row.try_get(2).doing("reading a change")?;
-    let kind = match row
-        .try_get::<String, _>(1)
-        .doing("reading a change")?
-        .as_str()
-    {
-        "added" => ChangeKind::Added,
-        "updated" => ChangeKind::Updated,
-        _ => ChangeKind::Removed,
-    };
+    let kind = change_kind(&row.try_get::<String, _>(1).doing("reading a change")?);
     let body: Option<String> = row.try_get(3).doing("reading a change")?;
     let entity = match (kind, body) {
         (ChangeKind::Removed, _) | (_, None) => None,
@@ -204,4 +196,428 @@ fn parse(entity_ref: &str, what: &'static str, text: &str) -> Result<Value, Stor
         what,
         error: error.to_string(),
     })
+}
+
+/// What [`Store::entity_rows`] lists: filters (each empty or `None` = any)
+/// and the page.
+#[derive(Debug, Clone, Default)]
+pub struct EntityQuery<'a> {
+    /// Kinds, lower case.
+    pub kinds: &'a [String],
+    /// Namespaces, lower case.
+    pub namespaces: &'a [String],
+    /// Only entities this source contributes to.
+    pub source: Option<&'a str>,
+    /// Refs after this one.
+    pub after: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// A merged entity as its stored text, for serving without re-encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityText {
+    pub entity_ref: String,
+    /// The entity's JSON text.
+    pub body: String,
+    /// The offset of the entity's latest event.
+    pub event_offset: i64,
+}
+
+/// An event of the change log with the current entity's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventText {
+    pub offset: i64,
+    pub kind: ChangeKind,
+    pub entity_ref: String,
+    /// The entity's JSON text; `None` for a removal.
+    pub body: Option<String>,
+}
+
+/// Where the change log stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBounds {
+    /// The last offset handed out (0 before the first event).
+    pub head: i64,
+    /// The highest offset of a purged tombstone (0 if none was): a consumer
+    /// below it may have missed a removal.
+    pub purged_through: i64,
+}
+
+/// What a tombstone purge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    /// Tombstones deleted.
+    pub purged: u64,
+    /// The log's `purged_through` after the purge.
+    pub purged_through: i64,
+}
+
+/// A source's ingestion counters over its recorded cycles plus the current
+/// one (for metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceCounters {
+    pub source: String,
+    /// Finished cycles by outcome: `completed`, `failed`, `cancelled`.
+    pub cycles: Vec<(String, i64)>,
+    pub totals: super::CycleTotals,
+}
+
+/// One source's contribution to an entity, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContributorRecord {
+    pub source: String,
+    pub priority: i64,
+    pub plugin_build: String,
+    pub location_key: Option<String>,
+    pub updated_ms: i64,
+    /// The error of the source's latest, invalid, version, if any.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Merged entities in ref order as their stored text, filtered by
+    /// `query`: the listing of `GET /api/entities`.
+    pub async fn entity_rows(
+        &self,
+        query: &EntityQuery<'_>,
+    ) -> Result<Vec<EntityText>, StoreError> {
+        let mut sql = String::from(select_entities!("WHERE 1 = 1 "));
+        let mut next = 1;
+        let mut placeholder = || {
+            let text = format!("${next}");
+            next += 1;
+            text
+        };
+        if query.after.is_some() {
+            sql.push_str(&format!("AND e.entity_ref > {} ", placeholder()));
+        }
+        if !query.kinds.is_empty() {
+            let list: Vec<String> = query.kinds.iter().map(|_| placeholder()).collect();
+            sql.push_str(&format!("AND e.kind IN ({}) ", list.join(",")));
+        }
+        if !query.namespaces.is_empty() {
+            let list: Vec<String> = query.namespaces.iter().map(|_| placeholder()).collect();
+            sql.push_str(&format!("AND e.namespace IN ({}) ", list.join(",")));
+        }
+        if query.source.is_some() {
+            sql.push_str(&format!(
+                "AND EXISTS (SELECT 1 FROM source_entities c WHERE c.source = {} \
+                 AND c.entity_ref = e.entity_ref) ",
+                placeholder()
+            ));
+        }
+        sql.push_str(&format!("ORDER BY e.entity_ref LIMIT {}", placeholder()));
+        // The text is built from fixed fragments and placeholders only.
+        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        if let Some(after) = query.after {
+            statement = statement.bind(after);
+        }
+        for kind in query.kinds {
+            statement = statement.bind(kind.as_str());
+        }
+        for namespace in query.namespaces {
+            statement = statement.bind(namespace.as_str());
+        }
+        if let Some(source) = query.source {
+            statement = statement.bind(source);
+        }
+        let rows = statement
+            .bind(query.limit)
+            .fetch_all(self.pool())
+            .await
+            .doing("listing entities")?;
+        rows.iter()
+            .map(|row| {
+                Ok(EntityText {
+                    entity_ref: row.try_get(0)?,
+                    body: row.try_get(1)?,
+                    event_offset: row.try_get(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .doing("reading entities")
+    }
+
+    /// Events after `offset` in offset order, at most `limit`, of `kinds`
+    /// (lower case; empty = every kind), with the current entity's text:
+    /// `GET /api/events`. One statement, so one consistent snapshot.
+    pub async fn event_texts(
+        &self,
+        offset: i64,
+        limit: i64,
+        kinds: &[String],
+    ) -> Result<Vec<EventText>, StoreError> {
+        let kinds_sql = if kinds.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+            format!("AND c.kind IN ({}) ", list.join(","))
+        };
+        let sql = format!(
+            "SELECT c.event_offset, c.change, c.entity_ref, COALESCE(e.body, s.body) FROM changes c \
+             LEFT JOIN entities e ON e.entity_ref = c.entity_ref AND c.change <> 'removed' \
+             LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
+             WHERE c.event_offset > $1 {kinds_sql}ORDER BY c.event_offset LIMIT $2"
+        );
+        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(offset).bind(limit);
+        for kind in kinds {
+            statement = statement.bind(kind.as_str());
+        }
+        let rows = statement
+            .fetch_all(self.pool())
+            .await
+            .doing(format!("reading events after offset {offset}"))?;
+        rows.iter()
+            .map(|row| {
+                let kind = change_kind(&row.try_get::<String, _>(1)?);
+                let body: Option<String> = row.try_get(3)?;
+                Ok(EventText {
+                    offset: row.try_get(0)?,
+                    entity_ref: row.try_get(2)?,
+                    body: if kind == ChangeKind::Removed {
+                        None
+                    } else {
+                        body
+                    },
+                    kind,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .doing("reading events")
+    }
+
+    /// The log's head and how far tombstones were purged.
+    pub async fn log_bounds(&self) -> Result<LogBounds, StoreError> {
+        let row = sqlx::query(
+            "SELECT h.last_offset, r.purged_through FROM log_head h, log_retention r \
+             WHERE h.id = 1 AND r.id = 1",
+        )
+        .fetch_one(self.pool())
+        .await
+        .doing("reading the bounds of the change log")?;
+        Ok(LogBounds {
+            head: row.try_get(0).doing("reading the log head")?,
+            purged_through: row.try_get(1).doing("reading the log head")?,
+        })
+    }
+
+    /// The highest offset of a purged tombstone (0 if none was).
+    pub async fn purged_through(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT purged_through FROM log_retention WHERE id = 1")
+            .fetch_one(self.pool())
+            .await
+            .doing("reading how far the change log was purged")
+    }
+
+    /// Delete removal tombstones older than `before_ms` (Unix ms) from the
+    /// change log, in batches, raising `purged_through` in the same
+    /// transaction as each batch's delete. A ref removed and added again
+    /// meanwhile is an addition, not a tombstone, and stays.
+    pub async fn purge_tombstones(&self, before_ms: i64) -> Result<PurgeOutcome, StoreError> {
+        const BATCH: i64 = 10_000;
+        let mut outcome = PurgeOutcome::default();
+        loop {
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(
+                "DELETE FROM changes WHERE entity_ref IN (SELECT entity_ref FROM changes \
+                 WHERE change = 'removed' AND at_ms < $1 LIMIT $2) \
+                 AND change = 'removed' AND at_ms < $1 RETURNING event_offset",
+            )
+            .bind(before_ms)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("purging old tombstones from the change log")?;
+            let mut highest = 0_i64;
+            for row in &rows {
+                highest = highest.max(row.try_get(0).doing("reading a purged offset")?);
+            }
+            let purged_through: i64 = sqlx::query_scalar(
+                "UPDATE log_retention SET purged_through = CASE WHEN purged_through < $1 \
+                 THEN $1 ELSE purged_through END, purged_ms = $2 WHERE id = 1 \
+                 RETURNING purged_through",
+            )
+            .bind(highest)
+            .bind(super::now_ms())
+            .fetch_one(&mut *tx)
+            .await
+            .doing("recording the purge of the change log")?;
+            tx.commit()
+                .await
+                .doing("committing the purge of the change log")?;
+            outcome.purged += rows.len() as u64;
+            outcome.purged_through = purged_through;
+            if (rows.len() as i64) < BATCH {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    /// The sources contributing to `entity_ref`, highest priority first
+    /// (the merge's order).
+    pub async fn contributors(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Vec<ContributorRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT source, priority, plugin_build, location_key, updated_ms, error \
+             FROM source_entities WHERE entity_ref = $1 ORDER BY priority DESC, source",
+        )
+        .bind(entity_ref)
+        .fetch_all(self.pool())
+        .await
+        .doing(format!("reading the sources of {entity_ref}"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContributorRecord {
+                    source: row.try_get(0)?,
+                    priority: row.try_get(1)?,
+                    plugin_build: row.try_get(2)?,
+                    location_key: row.try_get(3)?,
+                    updated_ms: row.try_get(4)?,
+                    error: row.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .doing("reading contributors")
+    }
+
+    /// How many merged entities the catalog holds.
+    pub async fn entity_count(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM entities")
+            .fetch_one(self.pool())
+            .await
+            .doing("counting entities")
+    }
+
+    /// A page of `source`'s marks, in ref order, after `after`.
+    pub async fn marks_page(
+        &self,
+        source: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entity_ref FROM source_marks WHERE source = $1 \
+             AND ($2 IS NULL OR entity_ref > $2) ORDER BY entity_ref LIMIT $3",
+        )
+        .bind(source)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .doing(format!("reading the marks of source `{source}`"))?;
+        rows.iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .doing("reading marks")
+    }
+
+    /// How many marks `source`'s current cycle has.
+    pub async fn mark_count(&self, source: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM source_marks WHERE source = $1")
+            .bind(source)
+            .fetch_one(self.pool())
+            .await
+            .doing(format!("counting the marks of source `{source}`"))
+    }
+
+    /// How many finished cycles `source` has recorded.
+    pub async fn cycle_count(&self, source: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM source_cycles WHERE source = $1")
+            .bind(source)
+            .fetch_one(self.pool())
+            .await
+            .doing(format!("counting the cycles of source `{source}`"))
+    }
+
+    /// Each source's counters: its finished cycles by outcome, and the
+    /// totals of those cycles plus the current one. By source name.
+    pub async fn source_counters(&self) -> Result<Vec<SourceCounters>, StoreError> {
+        let sums = "CAST(SUM(pages) AS BIGINT), CAST(SUM(entities) AS BIGINT), \
+             CAST(SUM(added) AS BIGINT), CAST(SUM(updated) AS BIGINT), \
+             CAST(SUM(removed) AS BIGINT), CAST(SUM(rejected) AS BIGINT), \
+             CAST(SUM(errors) AS BIGINT)";
+        // The current cycle's totals count while it runs; when it ends they
+        // move to its history row in the same transaction.
+        let current = "CASE WHEN cycle_started_ms IS NULL THEN 0 ELSE 1 END";
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT source, NULL, 0, {current} * pages, {current} * entities, \
+             {current} * added, {current} * updated, {current} * removed, \
+             {current} * rejected, {current} * errors FROM source_state \
+             UNION ALL \
+             SELECT source, outcome, COUNT(*), {sums} FROM source_cycles GROUP BY source, outcome \
+             ORDER BY 1, 2"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .doing("reading the sources' counters")?;
+        let mut counters: Vec<SourceCounters> = Vec::new();
+        for row in rows {
+            let read =
+                || -> Result<(String, Option<String>, i64, super::CycleTotals), sqlx::Error> {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        super::CycleTotals {
+                            pages: row.try_get(3)?,
+                            entities: row.try_get(4)?,
+                            added: row.try_get(5)?,
+                            updated: row.try_get(6)?,
+                            removed: row.try_get(7)?,
+                            rejected: row.try_get(8)?,
+                            errors: row.try_get(9)?,
+                        },
+                    ))
+                };
+            let (source, outcome, count, totals) = read().doing("reading counters")?;
+            if counters.last().is_none_or(|last| last.source != source) {
+                counters.push(SourceCounters {
+                    source: source.clone(),
+                    ..SourceCounters::default()
+                });
+            }
+            let entry = counters.last_mut().expect("pushed above");
+            if let Some(outcome) = outcome {
+                entry.cycles.push((outcome, count));
+            }
+            let sum = &mut entry.totals;
+            sum.pages += totals.pages;
+            sum.entities += totals.entities;
+            sum.added += totals.added;
+            sum.updated += totals.updated;
+            sum.removed += totals.removed;
+            sum.rejected += totals.rejected;
+            sum.errors += totals.errors;
+        }
+        Ok(counters)
+    }
+
+    /// Whether the database answers and its schema is in place (every
+    /// table the API reads exists).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.log_bounds().await?;
+        sqlx::query("SELECT 1 FROM source_state WHERE 1 = 0")
+            .fetch_optional(self.pool())
+            .await
+            .doing("checking the database")?;
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            super::Backend::Sqlite => "sqlite",
+            super::Backend::Postgres => "postgres",
+        }
+    }
+}
+
+fn change_kind(text: &str) -> ChangeKind {
+    match text {
+        "added" => ChangeKind::Added,
+        "updated" => ChangeKind::Updated,
+        _ => ChangeKind::Removed,
+    }
 }

@@ -1,0 +1,314 @@
+//! The event stream: `GET /api/events?offset=N`, the catalog's changes
+//! after offset N in commit order, each the latest event of its ref (the
+//! log is compacted as it is written: one row per ref), with the current
+//! entity for additions and updates. A consumer keeps its offset, starts at
+//! 0 (which delivers the whole current catalog) or at a listing's
+//! `lastEventOffset`, and continues from each answer's `lastEventOffset`.
+//!
+//! **Long polling.** With `wait=S`, a request at the head is held until an
+//! event arrives or S seconds pass. A commit of this process wakes waiting
+//! requests at once (the store signals every commit); commits of other
+//! replicas sharing a PostgreSQL database are seen by one task per process
+//! that reads the log's head every `event_poll` (25 ms) while requests wait.
+//!
+//! **Retention.** Removal tombstones older than the retention (7 days by
+//! default) are purged; a consumer whose offset is below the highest purged
+//! one may have missed a removal and gets 410 Gone, telling it to
+//! re-bootstrap from `/api/entities`.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Reader;
+use super::error::{ApiError, ErrorBody};
+use super::query::Params;
+use super::{Api, Shared};
+use crate::store::{ChangeKind, Store, StoreError, now_ms};
+
+const DEFAULT_LIMIT: i64 = 500;
+const MAX_LIMIT: i64 = 10_000;
+
+/// The query parameters of `GET /api/events`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListEventsParams {
+    /// Events after this offset (default 0: from the start, which delivers
+    /// the whole current catalog).
+    offset: Option<i64>,
+    /// Events per answer, 1 to 10000 (default 500).
+    limit: Option<i64>,
+    /// Only events of these kinds (case-insensitive; repeatable,
+    /// comma-separated). The offsets of other kinds are skipped.
+    kind: Option<Vec<String>>,
+    /// Seconds to wait for an event when there is none yet after `offset`
+    /// (long polling; 0 to the configured maximum, 60 by default; fractions
+    /// allowed). Default 0: answer at once.
+    wait: Option<f64>,
+}
+
+/// Events after an offset.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass this as `offset` next: every event up to it (of the kinds
+    /// asked) has been delivered.
+    pub last_event_offset: i64,
+    /// The log's head when the answer was read (the consumer's lag is
+    /// `headOffset - lastEventOffset`).
+    pub head_offset: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub offset: i64,
+    /// `added`, `updated` or `removed`.
+    #[serde(rename = "type")]
+    #[schema(inline)]
+    pub event_type: EventType,
+    /// `kind:namespace/name`, lower case.
+    pub entity_ref: String,
+    /// The current entity; absent for a removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub entity: Option<Box<RawValue>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    Added,
+    Updated,
+    Removed,
+}
+
+impl From<ChangeKind> for EventType {
+    fn from(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Added => EventType::Added,
+            ChangeKind::Updated => EventType::Updated,
+            ChangeKind::Removed => EventType::Removed,
+        }
+    }
+}
+
+/// The catalog's changes after an offset, in commit order.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    params(ListEventsParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Events after the offset (possibly none, after waiting)", body = EventPage),
+        (status = 400, description = "A bad parameter, or an offset beyond the log's head", body = ErrorBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
+        (status = 410, description = "The offset is older than the log keeps: re-bootstrap from /api/entities", body = ErrorBody),
+    )
+)]
+pub(super) async fn list_events(
+    State(api): State<Shared>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let params = Params::parse::<ListEventsParams>(raw.as_deref())?;
+    let offset = params.integer("offset", 0..=i64::MAX)?.unwrap_or(0);
+    let limit = params
+        .integer("limit", 1..=MAX_LIMIT)?
+        .unwrap_or(DEFAULT_LIMIT);
+    let kinds = params.list_lower("kind")?;
+    let wait = params
+        .seconds("wait", api.settings.max_wait)?
+        .unwrap_or(Duration::ZERO);
+    let deadline = Instant::now() + wait;
+    let mut closing = api.closing.clone();
+    loop {
+        // Subscribe before reading, so a commit after the read wakes us.
+        let mut head = api.subscribe_head();
+        let page = read_page(api.engine.store(), offset, limit, &kinds).await?;
+        if !page.events.is_empty() || Instant::now() >= deadline || *closing.borrow() {
+            return Ok(Json(page));
+        }
+        tokio::select! {
+            changed = head.changed() => {
+                if changed.is_err() {
+                    return Ok(Json(page));
+                }
+            }
+            // The server shuts down: answer now, the consumer comes back.
+            Ok(()) = closing.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// One answer. The head is read first: every offset up to it has
+/// committed, so the events query that follows sees them all, and when it
+/// returns fewer than `limit` the consumer has everything up to the head.
+/// The purge mark is read last: a tombstone purged before the events query
+/// shows in it.
+async fn read_page(
+    store: &Store,
+    offset: i64,
+    limit: i64,
+    kinds: &[String],
+) -> Result<EventPage, ApiError> {
+    let head = store.last_offset().await?;
+    if offset > head {
+        return Err(ApiError::bad_request(format!(
+            "offset {offset} is beyond the log's head ({head}): this catalog never issued it \
+             (was the database replaced?); re-bootstrap from /api/entities"
+        ))
+        .with("headOffset", head));
+    }
+    let rows = store.event_texts(offset, limit, kinds).await?;
+    let purged_through = store.purged_through().await?;
+    if offset > 0 && offset < purged_through {
+        return Err(ApiError::gone(format!(
+            "offset {offset} is older than the event log keeps: removals up to offset \
+             {purged_through} were purged, so some may be missing after it. Re-bootstrap: read \
+             /api/entities, then follow /api/events from its lastEventOffset"
+        ))
+        .with("oldestOffset", purged_through)
+        .with("headOffset", head));
+    }
+    let full = rows.len() as i64 >= limit;
+    let last_row = rows.last().map_or(offset, |row| row.offset);
+    let last_event_offset = if full { last_row } else { last_row.max(head) };
+    let events = rows
+        .into_iter()
+        .map(|row| {
+            let entity = row
+                .body
+                .map(RawValue::from_string)
+                .transpose()
+                .map_err(|error| StoreError::Corrupt {
+                    entity_ref: row.entity_ref.clone(),
+                    what: "body",
+                    error: error.to_string(),
+                })?;
+            Ok(Event {
+                offset: row.offset,
+                event_type: row.kind.into(),
+                entity_ref: row.entity_ref,
+                entity,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(EventPage {
+        events,
+        last_event_offset,
+        head_offset: head.max(last_row),
+    })
+}
+
+/// The log's head as this process last saw it, for long polls to wait on.
+#[derive(Default)]
+pub(super) struct Tail {
+    head: watch::Sender<i64>,
+    /// Wakes the watcher when a request starts waiting.
+    waiter_arrived: Arc<Notify>,
+    watcher: OnceLock<()>,
+}
+
+impl Api {
+    /// A receiver that changes when the log's head moves; starts the task
+    /// that watches it on first use.
+    fn subscribe_head(self: &Arc<Api>) -> watch::Receiver<i64> {
+        self.tail.watcher.get_or_init(|| {
+            tokio::spawn(watch_head(
+                Arc::downgrade(self),
+                self.engine.store().clone(),
+                self.settings.event_poll,
+            ));
+        });
+        let receiver = self.tail.head.subscribe();
+        self.tail.waiter_arrived.notify_one();
+        receiver
+    }
+}
+
+/// Publish the log's head while requests wait: at once after this
+/// process's commits, and every `poll` for other replicas' commits. Ends
+/// when the API is dropped.
+async fn watch_head(api: Weak<Api>, store: Store, poll: Duration) {
+    let mut commits = store.subscribe_commits();
+    let mut failing = false;
+    loop {
+        let Some(tail) = api.upgrade() else { return };
+        if tail.tail.head.receiver_count() == 0 {
+            // Nobody waits: sleep until someone does (or a while, to notice
+            // the API going away).
+            let arrived = Arc::clone(&tail.tail.waiter_arrived);
+            drop(tail);
+            tokio::select! {
+                _ = arrived.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        drop(tail);
+        tokio::select! {
+            _ = commits.changed() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+        match store.last_offset().await {
+            Ok(head) => {
+                failing = false;
+                let Some(api) = api.upgrade() else { return };
+                api.tail.head.send_if_modified(|seen| {
+                    let moved = head != *seen;
+                    *seen = head;
+                    moved
+                });
+            }
+            Err(error) if !failing => {
+                failing = true;
+                warn!("watching the event log's head: {error}");
+            }
+            Err(error) => debug!("watching the event log's head: {error}"),
+        }
+    }
+}
+
+/// Start purging old tombstones every `purge_interval`, if a retention is
+/// set and a tokio runtime is running; the task ends with the API.
+pub(super) fn start_purge(api: &Arc<Api>) {
+    let Some(retention) = api.settings.tombstone_retention else {
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let every = api.settings.purge_interval.max(Duration::from_millis(10));
+    let weak = Arc::downgrade(api);
+    runtime.spawn(async move {
+        let mut next = Instant::now() + Duration::from_secs(5).min(every);
+        loop {
+            tokio::time::sleep_until(next).await;
+            next = Instant::now() + every;
+            let Some(api) = weak.upgrade() else { return };
+            let cutoff = now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+            match api.engine.store().purge_tombstones(cutoff).await {
+                Ok(outcome) if outcome.purged > 0 => info!(
+                    purged = outcome.purged,
+                    purged_through = outcome.purged_through,
+                    "purged removal tombstones older than the retention from the event log"
+                ),
+                Ok(_) => {}
+                Err(error) => warn!("purging old tombstones: {error}"),
+            }
+        }
+    });
+}
