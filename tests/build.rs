@@ -14,6 +14,7 @@ const TARGET: &str = "wasm32-wasip2";
 const GUESTS: &[&str] = &[
     "synthetic",
     "hierarchy",
+    "http-pages",
     "plugin-looping",
     "plugin-memory-hog",
     "plugin-panicking",
@@ -26,6 +27,7 @@ const GUESTS: &[&str] = &[
     "plugin-contract-0-1-0",
     "plugin-pushing",
     "plugin-flaky",
+    "plugin-sandbox-probe",
 ];
 
 /// What the guests are built from, relative to the workspace root.

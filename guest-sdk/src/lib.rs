@@ -40,6 +40,7 @@
 mod adapter;
 pub mod config;
 mod entity;
+pub mod http;
 pub mod log;
 mod push;
 pub mod secrets;

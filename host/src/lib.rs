@@ -9,5 +9,6 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod http;
+pub mod plugins;
 pub mod runtime;
 pub mod store;

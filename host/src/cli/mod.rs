@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use weir::runtime::{Limits, Runtime, RuntimeOptions, SourceSettings};
+use weir::runtime::{HostRule, Limits, OutboundGrant, Runtime, RuntimeOptions, SourceSettings};
 
 /// Weir: runs catalog data sources as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -64,6 +64,20 @@ struct SourceArgs {
     #[arg(long = "secret", value_name = "KEY=VALUE", value_parser = key_value)]
     secrets: Vec<(String, String)>,
 
+    /// A host the source may send HTTP requests to (repeatable): `HOST`,
+    /// `HOST:PORT`, `SCHEME://HOST[:PORT]` or `*.DOMAIN`. None by default.
+    #[arg(long = "allow-host", value_name = "HOST", value_parser = host_rule)]
+    allow_hosts: Vec<HostRule>,
+
+    /// Let granted hosts be (or resolve to) loopback, private or link-local addresses.
+    #[arg(long)]
+    allow_private_networks: bool,
+
+    /// The longest one outbound HTTP request may take.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "30s")]
+    request_timeout: std::time::Duration,
+
     #[command(flatten)]
     limits: LimitArgs,
 
@@ -77,6 +91,11 @@ impl SourceArgs {
             config: self.config.iter().cloned().collect(),
             secrets: self.secrets.iter().cloned().collect(),
             limits: self.limits.limits(),
+            outbound: OutboundGrant {
+                hosts: self.allow_hosts.clone(),
+                allow_private: self.allow_private_networks,
+                request_timeout: self.request_timeout,
+            },
         }
     }
 }
@@ -153,6 +172,10 @@ fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     Some(base.join("weir"))
+}
+
+fn host_rule(text: &str) -> Result<HostRule, String> {
+    HostRule::parse(text)
 }
 
 fn key_value(text: &str) -> anyhow::Result<(String, String)> {

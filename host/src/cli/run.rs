@@ -189,6 +189,18 @@ fn summarise(plugin: &Plugin, progress: &Progress, elapsed: Duration) {
         progress.calls.guest_time.as_secs_f64() * 1000.0,
         progress.calls.fuel,
     );
+    let outbound = plugin.outbound_stats();
+    if outbound.requests + outbound.denied > 0 {
+        eprintln!(
+            "{}: outbound HTTP: {} requests ({} failed, {} refused), {} bytes sent, {} received",
+            plugin.provider_name(),
+            outbound.requests,
+            outbound.failed,
+            outbound.denied,
+            outbound.bytes_sent,
+            outbound.bytes_received,
+        );
+    }
     if let Some(stored) = &progress.stored {
         eprintln!(
             "{}: store: {} written, {} unchanged; {} added, {} updated; {} rejected ({} kept their last good version)",

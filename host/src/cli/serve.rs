@@ -1,12 +1,11 @@
 //! `weir serve`: the long-running host. It reads the config, opens the
 //! store (one process per SQLite file, enforced by a lock file; any number
-//! of replicas on PostgreSQL), loads every plugin in the plugins folder,
-//! runs the engine and the HTTP API, and shuts down cleanly on SIGINT or
-//! SIGTERM.
+//! of replicas on PostgreSQL), loads every plugin in the plugins folder and
+//! watches it (`weir::plugins`), runs the engine and the HTTP API, and shuts
+//! down cleanly on SIGINT or SIGTERM.
 
-use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,8 +13,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tracing::{error, info, warn};
 use weir::config::Config;
-use weir::engine::{Engine, EngineOptions, SourceOptions};
-use weir::runtime::{Plugin, Runtime};
+use weir::engine::{Engine, EngineOptions};
+use weir::plugins::{FolderOptions, PluginsFolder, plugin_files};
 use weir::store::Store;
 
 use super::CacheArgs;
@@ -41,6 +40,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
 
+    /// How long a plugin file (or its manifest) must stay unchanged before
+    /// it is loaded [default: 500ms].
+    #[arg(long, value_name = "DURATION")]
+    debounce: Option<humantime::Duration>,
+
+    /// How often the plugins folder is read again besides its change
+    /// notifications [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    rescan: Option<humantime::Duration>,
+
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -64,29 +73,49 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // This process owns the file: any lease in it is a dead process's.
         store.release_all_leases().await?;
     }
-    let runtime = args.cache.runtime()?;
-    let sources = load_plugins(&runtime, &config).await?;
-    let mut http = config.http.clone();
-    for (plugin, _) in &sources {
-        let stem = plugin
-            .file()
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        http.push
-            .insert(plugin.provider_name().to_owned(), config.source(&stem).push);
-    }
+    let runtime = Arc::new(args.cache.runtime()?);
+    warn_unused_sections(&config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let engine = Arc::new(Engine::start(
         store,
-        sources,
+        Vec::new(),
         EngineOptions {
             max_concurrent_bursts: config.max_concurrent_bursts,
             ..EngineOptions::default()
         },
     ));
+    // The plugins already in the folder load before the API answers; the
+    // folder's task then owns loading and unloading.
+    let mut folder_options = FolderOptions::new(config.plugins.clone());
+    if let Some(debounce) = args.debounce {
+        folder_options.debounce = debounce.into();
+    }
+    if let Some(rescan) = args.rescan {
+        folder_options.rescan = rescan.into();
+    }
+    let mut folder = PluginsFolder::new(
+        folder_options,
+        config.clone(),
+        Arc::clone(&runtime),
+        Arc::clone(&engine),
+    );
+    engine.hold_expiry(true);
+    folder.scan().await;
+    engine.hold_expiry(false);
+    if engine.sources().is_empty() {
+        info!(
+            "no plugins in {}: copy source components (*.wasm) there; they load as they arrive",
+            config.plugins.display()
+        );
+    }
+    let mut http = config.http.clone();
+    for (stem, provider) in folder.providers() {
+        http.push.insert(provider, config.source(&stem).push);
+    }
+    let (folder_stop, folder_stopped) = tokio::sync::watch::channel(false);
+    let folder_task = tokio::spawn(folder.run(folder_stopped));
     info!(
         listen = %config.listen,
         database = %redact(&config.database),
@@ -104,92 +133,34 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the HTTP server failed")?;
     info!("shutting down");
+    let _ = folder_stop.send(true);
+    if let Err(error) = folder_task.await {
+        warn!("the plugins folder's task failed: {error}");
+    }
     engine.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Load every `*.wasm` in the plugins folder (dot and temp files are
-/// skipped). A file that fails to load is logged and skipped; the others run.
-/// Two files with one provider name: the second is refused.
-async fn load_plugins(
-    runtime: &Runtime,
-    config: &Config,
-) -> anyhow::Result<Vec<(Plugin, SourceOptions)>> {
-    let files = plugin_files(&config.plugins)?;
-    if files.is_empty() {
-        info!(
-            "no plugins in {}: copy source components (*.wasm) there",
-            config.plugins.display()
-        );
-    }
+/// A `[sources.NAME]` section without a `NAME.wasm` in the folder (yet).
+fn warn_unused_sections(config: &Config) {
+    let files = match plugin_files(&config.plugins) {
+        Ok(files) => files,
+        Err(error) => {
+            warn!("{error}");
+            return;
+        }
+    };
     for name in config.sources.keys() {
         if !files
             .iter()
             .any(|file| file.file_stem().is_some_and(|stem| stem == name.as_str()))
         {
             warn!(
-                "[sources.{name}] is configured but {} has no {name}.wasm; the section is unused",
+                "[sources.{name}] is configured but {} has no {name}.wasm (yet)",
                 config.plugins.display()
             );
         }
     }
-    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut sources = Vec::new();
-    for file in files {
-        let stem = file
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let source = config.source(&stem);
-        let plugin = match runtime.load(&file, source.settings).await {
-            Ok(plugin) => plugin,
-            Err(load_error) => {
-                error!("{load_error}; this source does not run");
-                continue;
-            }
-        };
-        let name = plugin.provider_name().to_owned();
-        if let Some(first) = by_name.get(&name) {
-            error!(
-                "{}: provider name `{name}` is already used by {}; this file does not run",
-                file.display(),
-                first.display()
-            );
-            continue;
-        }
-        info!(source = %name, file = %file.display(), build = %plugin.build(), "plugin loaded");
-        by_name.insert(name, file);
-        sources.push((plugin, source.options));
-    }
-    Ok(sources)
-}
-
-fn plugin_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(folder) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            info!("the plugins folder {} does not exist yet", folder.display());
-            return Ok(Vec::new());
-        }
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot read {}", folder.display()));
-        }
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("cannot read {}", folder.display()))?
-            .path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let hidden = name
-            .as_deref()
-            .is_none_or(|n| n.starts_with('.') || n.ends_with('~'));
-        if !hidden && path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// With SQLite, one process owns the database file: hold an exclusive lock

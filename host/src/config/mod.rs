@@ -47,6 +47,14 @@
 //! [sources.github.secrets]            # secret name = the NAME of an environment variable,
 //! token = "GITHUB_TOKEN"              # read at load; unset = error
 //!
+//! [sources.github.outbound]          # where the source may send HTTP requests (wasi:http);
+//! hosts = ["api.github.com",          #   default: nowhere. HOST (its scheme's default port),
+//!          "example.com:8443",        #   HOST:PORT, SCHEME://HOST[:PORT], *.DOMAIN
+//!          "https://x.y"]
+//! allowPrivateNetworks = false        # true: granted names may be (or resolve to) loopback,
+//!                                     #   private or link-local addresses
+//! requestTimeout = "30s"              # per request; > 0
+//!
 //! [sources.github.push]               # who may push events (POST /api/sources/NAME/events);
 //! secret = "GITHUB_WEBHOOK_SECRET"    #   env variables: the HMAC-SHA256 key of
 //! token = "GITHUB_PUSH_TOKEN"         #   X-Hub-Signature-256, and a bearer token
@@ -64,6 +72,7 @@
 //! `weir.toml: sources.github.burstLength: invalid duration "3 parsecs": …`.
 //! Secret values never appear in an error or in `Debug` output.
 
+mod manifest;
 mod raw;
 mod read;
 #[cfg(test)]
@@ -101,6 +110,9 @@ pub struct Config {
     pub http: HttpSettings,
     /// The configured sources, by plugin file stem.
     pub sources: BTreeMap<String, SourceConfig>,
+    /// The `[sources.NAME]` tables as written, merged over each plugin's
+    /// manifest key by key ([`Config::source_with_manifest`]).
+    source_tables: BTreeMap<String, toml::Table>,
 }
 
 /// One source's configuration: how the engine drives it, and what the

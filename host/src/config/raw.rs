@@ -52,6 +52,15 @@ pub(super) struct RawSource {
     pub config: Option<Value>,
     pub secrets: Option<Value>,
     pub push: Option<Value>,
+    pub outbound: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawOutbound {
+    pub hosts: Option<Value>,
+    pub allow_private_networks: Option<Value>,
+    pub request_timeout: Option<Value>,
 }
 
 #[derive(Deserialize)]

@@ -11,12 +11,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use super::raw::{RawConfig, RawHttp, RawLimits, RawPush, RawSource};
+use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSource};
 use super::{Config, ConfigError, SourceConfig, default_max_concurrent_bursts};
 use crate::core::intake::Scope;
 use crate::engine::{Rest, SourceOptions};
 use crate::http::{HttpSettings, PushAuth, ReadAccess, Secret};
-use crate::runtime::{Limits, SourceSettings};
+use crate::runtime::{HostRule, Limits, OutboundGrant, SourceSettings};
 
 const DEFAULT_DATABASE: &str = "sqlite://weir.db";
 const DEFAULT_PLUGINS: &str = "plugins";
@@ -82,6 +82,7 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             max_concurrent_bursts: default_max_concurrent_bursts(),
             http: HttpSettings::default(),
             sources: BTreeMap::new(),
+            source_tables: BTreeMap::new(),
         };
         if let Some(value) = raw.database {
             let key = root.child("database");
@@ -123,6 +124,9 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
                         "a source is named by its plugin's file stem: not empty, without '/' or '\\'",
                     ));
                 }
+                if let Value::Table(table) = &section {
+                    config.source_tables.insert(name.clone(), table.clone());
+                }
                 let source = self.source(&name, &at, section)?;
                 config.sources.insert(name, source);
             }
@@ -130,7 +134,13 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         Ok(config)
     }
 
-    fn source(&self, name: &str, key: &Key, value: Value) -> Result<SourceConfig, ConfigError> {
+    /// A `[sources.NAME]` table (or a plugin's manifest, at the root key).
+    pub(super) fn source(
+        &self,
+        name: &str,
+        key: &Key,
+        value: Value,
+    ) -> Result<SourceConfig, ConfigError> {
         let table = self.table(key, value)?;
         let raw: RawSource = self.structure(key, table)?;
         let mut options = SourceOptions::default();
@@ -215,6 +225,11 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             limits: raw
                 .limits
                 .map(|value| self.limits(&at("limits"), value))
+                .transpose()?
+                .unwrap_or_default(),
+            outbound: raw
+                .outbound
+                .map(|value| self.outbound(&at("outbound"), value))
                 .transpose()?
                 .unwrap_or_default(),
         };
@@ -307,6 +322,38 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             return Err(self.invalid(key, format!("environment variable {variable} is not set")));
         };
         token(text).map_err(|reason| self.invalid(key, format!("{variable}: {reason}")))
+    }
+
+    /// `[sources.NAME.outbound]`: the hosts the source may reach over HTTP.
+    fn outbound(&self, key: &Key, value: Value) -> Result<OutboundGrant, ConfigError> {
+        let table = self.table(key, value)?;
+        let raw: RawOutbound = self.structure(key, table)?;
+        let mut grant = OutboundGrant::default();
+        let at = |name: &str| key.child(name);
+        if let Some(value) = raw.hosts {
+            let key = at("hosts");
+            grant.hosts = self
+                .array(&key, value)?
+                .into_iter()
+                .enumerate()
+                .map(|(index, value)| {
+                    let at = key.index(index);
+                    let text = self.string(&at, value)?;
+                    HostRule::parse(&text).map_err(|reason| self.invalid(&at, reason))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(value) = raw.allow_private_networks {
+            grant.allow_private = self.boolean(&at("allowPrivateNetworks"), value)?;
+        }
+        if let Some(value) = raw.request_timeout {
+            let key = at("requestTimeout");
+            grant.request_timeout = self.duration(&key, value)?;
+            if grant.request_timeout.is_zero() {
+                return Err(self.invalid(&key, "must be longer than zero"));
+            }
+        }
+        Ok(grant)
     }
 
     fn limits(&self, key: &Key, value: Value) -> Result<Limits, ConfigError> {

@@ -256,6 +256,66 @@ fn the_example_in_the_module_documentation_parses() {
     assert_eq!(github.options.priority, 10);
     assert_eq!(github.settings.limits, Limits::default());
     assert_eq!(github.options.reject_removals_above_percentage, Some(10.0));
+    let outbound = &github.settings.outbound;
+    assert_eq!(outbound.hosts.len(), 3);
+    assert!(outbound.allows("https", "api.github.com", 443));
+    assert!(outbound.allows("http", "example.com", 8443));
+    assert!(outbound.allows("https", "x.y", 443) && !outbound.allows("http", "x.y", 80));
+    assert!(!outbound.allow_private);
+    assert_eq!(outbound.request_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn outbound_grants_nothing_by_default_and_reads_its_keys() {
+    let none = source("");
+    assert_eq!(
+        none.settings.outbound,
+        crate::runtime::OutboundGrant::default()
+    );
+    assert!(none.settings.outbound.hosts.is_empty());
+
+    let granted = source(
+        "[sources.s.outbound]\nhosts = [\"127.0.0.1:8080\", \"http://[::1]:9000\"]\n\
+         allowPrivateNetworks = true\nrequestTimeout = \"2s\"\n",
+    );
+    let outbound = &granted.settings.outbound;
+    assert!(outbound.allow_private);
+    assert_eq!(outbound.request_timeout, Duration::from_secs(2));
+    assert!(outbound.allows("http", "127.0.0.1", 8080));
+    assert!(outbound.allows("http", "::1", 9000) && !outbound.allows("https", "::1", 9000));
+}
+
+#[test]
+fn outbound_errors_name_the_key() {
+    for (text, expected) in [
+        (
+            "hosts = [\"ftp://x.y\"]",
+            "weir.toml: sources.s.outbound.hosts[0]: \"ftp://x.y\": the scheme must be http or https",
+        ),
+        (
+            "hosts = [\"a.b\", \"x.y/path\"]",
+            "weir.toml: sources.s.outbound.hosts[1]: \"x.y/path\": expected a host name",
+        ),
+        (
+            "hosts = \"a.b\"",
+            "weir.toml: sources.s.outbound.hosts: expected an array",
+        ),
+        (
+            "allowPrivateNetworks = \"yes\"",
+            "weir.toml: sources.s.outbound.allowPrivateNetworks: expected true or false",
+        ),
+        (
+            "requestTimeout = \"0s\"",
+            "weir.toml: sources.s.outbound.requestTimeout: must be longer than zero",
+        ),
+        (
+            "timeout = \"1s\"",
+            "weir.toml: sources.s.outbound.timeout: unknown key",
+        ),
+    ] {
+        let message = error(&format!("[sources.s.outbound]\n{text}\n"));
+        assert!(message.starts_with(expected), "{text}: {message}");
+    }
 }
 
 #[test]

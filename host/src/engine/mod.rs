@@ -11,7 +11,9 @@ mod options;
 mod page;
 mod runner;
 mod supervisor;
+mod versions;
 
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
 pub use supervisor::{Engine, EngineError, EngineOptions, PushReport};
+pub use versions::{ReloadStatus, TRIAL_FAILURES};

@@ -5,14 +5,17 @@
 //! so a restarted process, or another replica, continues where it stopped.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::options::{Rest, SourceOptions};
+use super::options::Rest;
 use super::page::prepare_page;
-use crate::runtime::{Burst, Cursor, Page, Plugin, SourceError};
+use super::supervisor::ReloadBook;
+use super::versions::{Slot, Version};
+use crate::runtime::{Burst, Cursor, Page, SourceError};
 use crate::store::{
     FailureStep, PageProgress, SourceRole, SourceStatus, Store, StoreError, SweepGuards,
     SweepOutcome, now_ms,
@@ -25,8 +28,10 @@ pub(super) struct RunnerContext {
     pub owner: Arc<str>,
     /// The bound on bursts running at once across all sources.
     pub permits: Arc<Semaphore>,
-    /// Becomes `true` when the host shuts down.
+    /// Becomes `true` when the host shuts down or the source is removed.
     pub shutdown: watch::Receiver<bool>,
+    /// Reload counters, for rollbacks.
+    pub reloads: ReloadBook,
     /// The longest a runner sleeps before looking at its state again (other
     /// replicas and operators change it).
     pub poll: Duration,
@@ -36,11 +41,42 @@ pub(super) struct RunnerContext {
 
 pub(super) struct Runner {
     pub name: Arc<str>,
-    pub plugin: Arc<Plugin>,
-    pub options: SourceOptions,
+    /// The source's versions; the current one is read at each burst start.
+    pub slot: Arc<Slot>,
+    /// The version this burst runs (an in-flight burst finishes on it even
+    /// when a new one is switched in meanwhile).
+    pub current: Arc<Version>,
     /// Woken by operator actions on this source.
     pub wake: Arc<Notify>,
     pub context: RunnerContext,
+    /// Entities and rejections of the burst running, for the trial of a
+    /// new version.
+    pub burst_counts: BurstCounts,
+}
+
+/// Entities returned and rejected in one burst.
+#[derive(Default)]
+pub(super) struct BurstCounts {
+    entities: AtomicUsize,
+    rejected: AtomicUsize,
+}
+
+impl BurstCounts {
+    fn reset(&self) {
+        self.entities.store(0, Ordering::Relaxed);
+        self.rejected.store(0, Ordering::Relaxed);
+    }
+
+    fn add(&self, entities: usize, rejected: usize) {
+        self.entities.fetch_add(entities, Ordering::Relaxed);
+        self.rejected.fetch_add(rejected, Ordering::Relaxed);
+    }
+
+    /// More than half of the burst's entities were refused.
+    fn mostly_invalid(&self) -> bool {
+        let entities = self.entities.load(Ordering::Relaxed);
+        entities > 0 && self.rejected.load(Ordering::Relaxed) * 2 > entities
+    }
 }
 
 /// How a burst ended, for the state it leaves.
@@ -89,8 +125,9 @@ impl Runner {
 
     /// Wait for the next action, and run it if this replica gets the lease.
     async fn step(&mut self) -> Result<(), StoreError> {
+        self.current = self.slot.current();
         let store = &self.context.store;
-        let expire_after = millis(self.options.expire_after);
+        let expire_after = millis(self.current.options.expire_after);
         store
             .register_source(&self.name, now_ms(), expire_after)
             .await?;
@@ -139,11 +176,13 @@ impl Runner {
             status = store.start_cycle(&self.name, &owner, now_ms()).await?;
             info!(cycle = status.cycle, "cycle started");
         }
+        self.burst_counts.reset();
         let end = self.pages(&status).await;
         let now = now_ms();
+        self.judge(&end).await;
         match end {
             BurstEnd::Paused => {
-                let next = now + millis(self.options.burst_interval);
+                let next = now + millis(self.current.options.burst_interval);
                 store.end_burst(&self.name, &owner, next).await?;
             }
             BurstEnd::ShuttingDown => {
@@ -192,7 +231,7 @@ impl Runner {
         };
         let mut shutdown = self.context.shutdown.clone();
         let mut burst = tokio::select! {
-            opened = self.plugin.open_burst() => match opened {
+            opened = self.current.plugin.open_burst() => match opened {
                 Ok(burst) => burst,
                 Err(error) => return source_failure(&error),
             },
@@ -221,7 +260,7 @@ impl Runner {
                 break BurstEnd::CycleDone;
             }
             cursor = next_cursor;
-            if started.elapsed() >= self.options.burst_length || *shutdown.borrow() {
+            if started.elapsed() >= self.current.options.burst_length || *shutdown.borrow() {
                 break BurstEnd::Paused;
             }
         };
@@ -234,17 +273,18 @@ impl Runner {
         let store = &self.context.store;
         let role = SourceRole {
             name: &self.name,
-            priority: self.options.priority,
-            owner_rule: self.options.owner_rule,
+            priority: self.current.options.priority,
+            owner_rule: self.current.options.owner_rule,
         };
-        let prepared = prepare_page(store, role, &self.options.scope, &page.entities).await?;
+        let prepared =
+            prepare_page(store, role, &self.current.options.scope, &page.entities).await?;
         for rejection in &prepared.rejected {
             debug!("rejected: {}", rejection.reason);
         }
         let now = now_ms();
         let guards = SweepGuards {
-            reject_removals_above_percentage: self.options.reject_removals_above_percentage,
-            reject_empty_source_collections: self.options.reject_empty_source_collections,
+            reject_removals_above_percentage: self.current.options.reject_removals_above_percentage,
+            reject_empty_source_collections: self.current.options.reject_empty_source_collections,
         };
         let progress = PageProgress {
             owner: &self.context.owner,
@@ -259,6 +299,10 @@ impl Runner {
         let (outcome, sweep) = store
             .commit_page(role, prepared.contributions, &prepared.rejected, progress)
             .await?;
+        self.burst_counts.add(
+            page.entities.len(),
+            prepared.rejected.len() + outcome.rejected.len(),
+        );
         for rejection in &outcome.rejected {
             debug!("rejected: {}", rejection.reason);
         }
@@ -285,9 +329,41 @@ impl Runner {
         Ok(())
     }
 
+    /// Tell the slot how the burst of a version on trial went (failed, or
+    /// more than half of its entities refused as invalid or out of scope);
+    /// a failed trial rolls back to the last good version at once.
+    async fn judge(&self, end: &BurstEnd) {
+        let ok = match end {
+            BurstEnd::Paused | BurstEnd::CycleDone => !self.burst_counts.mostly_invalid(),
+            BurstEnd::Failed(..) => false,
+            BurstEnd::Fenced | BurstEnd::ShuttingDown => return,
+        };
+        let Some(rollback) = self.slot.burst_ended(&self.current, ok) else {
+            return;
+        };
+        let message = format!(
+            "source `{}`: the new version {} ({}) failed its first {} bursts; rolled back to {} ({}); \
+             the new build is quarantined until its file changes",
+            self.name,
+            rollback.from.plugin.build(),
+            rollback.from.plugin.file().display(),
+            super::versions::TRIAL_FAILURES,
+            rollback.to.plugin.build(),
+            rollback.to.plugin.file().display(),
+        );
+        warn!("{message}");
+        self.context
+            .reloads
+            .rolled_back(&self.name, &rollback.to.plugin, &message);
+        let store = &self.context.store;
+        if let Err(error) = store.record_error(&self.name, &message, now_ms()).await {
+            warn!("{error}");
+        }
+    }
+
     fn failure_step(&self, status: &SourceStatus, retry: Retry, now: i64) -> FailureStep {
         let step = usize::try_from(status.failures).unwrap_or(0);
-        match (retry, self.options.backoff.get(step)) {
+        match (retry, self.current.options.backoff.get(step)) {
             (Retry::WithBackOff, Some(wait)) => FailureStep::BackOff {
                 until_ms: now + millis(*wait),
             },
@@ -301,14 +377,14 @@ impl Runner {
 
     /// When the next cycle starts if one ends at `now`.
     pub(super) fn rest_until(&self, now: i64) -> i64 {
-        rest_until(&self.options.rest, now)
+        rest_until(&self.current.options.rest, now)
     }
 
     /// How long a lease lasts from its last renewal: two guest calls (set-up
     /// and a page, or a page and tear-down) at their deadline, plus margin.
     /// Every committed page renews it.
     fn lease_length(&self) -> Duration {
-        self.plugin.settings().limits.deadline * 2 + self.context.lease_margin
+        self.current.plugin.settings().limits.deadline * 2 + self.context.lease_margin
     }
 
     async fn sleep(&self, wait: Duration) {

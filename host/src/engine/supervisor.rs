@@ -5,16 +5,19 @@
 //! everything down cleanly.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::options::SourceOptions;
 use super::page::prepare_page;
-use super::runner::{Runner, RunnerContext, rest_until};
+use super::runner::{BurstCounts, Runner, RunnerContext, rest_until};
+use super::versions::{ReloadStatus, Slot, Version};
 use crate::core::entity_ref::EntityRef;
 use crate::core::intake::Rejection;
 use crate::runtime::{Plugin, PushEvent, SourceError};
@@ -57,6 +60,15 @@ pub enum EngineError {
     #[error("source `{name}` takes no pushed events: its plugin exports no push handler")]
     PushUnsupported { name: String },
 
+    #[error(
+        "{}: provider name `{name}` is already used by another plugin; this one does not run",
+        file.display()
+    )]
+    AlreadyRunning { name: String, file: PathBuf },
+
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+
     #[error(transparent)]
     Source(#[from] SourceError),
 
@@ -75,15 +87,79 @@ pub struct PushReport {
 /// The running sources of this process.
 pub struct Engine {
     store: Store,
-    sources: BTreeMap<Arc<str>, RunningSource>,
+    sources: Arc<RwLock<BTreeMap<Arc<str>, RunningSource>>>,
     shutdown: watch::Sender<bool>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
+    owner: Arc<str>,
+    permits: Arc<Semaphore>,
+    options: EngineOptions,
+    reloads: ReloadBook,
+    /// While set, sources no process runs are not expired (the plugins are
+    /// still being loaded).
+    expiry_held: Arc<AtomicBool>,
 }
 
 struct RunningSource {
-    plugin: Arc<Plugin>,
-    options: SourceOptions,
+    slot: Arc<Slot>,
     wake: Arc<Notify>,
+    /// Stops this source's runner.
+    stop: watch::Sender<bool>,
+    /// Fires when the runner has stopped.
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+/// Reload counters per source (provider name, or the file stem of a file
+/// whose provider name is unknown), shared with the runners.
+#[derive(Clone, Default)]
+pub(super) struct ReloadBook(Arc<Mutex<BTreeMap<String, ReloadStatus>>>);
+
+impl ReloadBook {
+    fn update(&self, name: &str, change: impl FnOnce(&mut ReloadStatus)) {
+        let mut book = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(book.entry(name.to_owned()).or_default());
+    }
+
+    fn running(&self, name: &str, plugin: &Plugin, reload: bool) {
+        self.update(name, |status| {
+            status.file = plugin.file().to_owned();
+            status.build = plugin.build().sha256().to_owned();
+            if reload {
+                status.reloads += 1;
+                status.last_reload_ms = Some(now_ms());
+            }
+            status.last_error = None;
+            status.quarantined = None;
+        });
+    }
+
+    pub(super) fn rolled_back(&self, name: &str, to: &Plugin, message: &str) {
+        self.update(name, |status| {
+            let quarantined = std::mem::take(&mut status.build);
+            status.file = to.file().to_owned();
+            status.build = to.build().sha256().to_owned();
+            status.reloads += 1;
+            status.last_reload_ms = Some(now_ms());
+            status.last_error = Some(message.to_owned());
+            status.quarantined = Some(quarantined);
+        });
+    }
+
+    fn failed(&self, name: &str, message: &str) {
+        self.update(name, |status| {
+            status.last_reload_ms = Some(now_ms());
+            status.last_error = Some(message.to_owned());
+        });
+    }
+
+    fn snapshot(&self) -> BTreeMap<String, ReloadStatus> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 impl Engine {
@@ -98,63 +174,218 @@ impl Engine {
         let permits = Arc::new(Semaphore::new(options.max_concurrent_bursts.max(1)));
         let owner: Arc<str> = options.owner.as_str().into();
         let mut tasks = JoinSet::new();
-        let mut running = BTreeMap::new();
-        for (plugin, source_options) in sources {
-            let name: Arc<str> = plugin.provider_name().into();
-            let plugin = Arc::new(plugin);
-            let wake = Arc::new(Notify::new());
-            let runner = Runner {
-                name: Arc::clone(&name),
-                plugin: Arc::clone(&plugin),
-                options: source_options.clone(),
-                wake: Arc::clone(&wake),
-                context: RunnerContext {
-                    store: store.clone(),
-                    owner: Arc::clone(&owner),
-                    permits: Arc::clone(&permits),
-                    shutdown: shutdown_rx.clone(),
-                    poll: options.poll,
-                    lease_margin: options.lease_margin,
-                },
-            };
-            tasks.spawn(runner.run());
-            running.insert(
-                name,
-                RunningSource {
-                    plugin,
-                    options: source_options,
-                    wake,
-                },
-            );
-        }
-        let configured: Vec<Arc<str>> = running.keys().cloned().collect();
+        let running = Arc::new(RwLock::new(BTreeMap::new()));
+        let expiry_held = Arc::new(AtomicBool::new(false));
         tasks.spawn(expire_unconfigured(
             store.clone(),
-            configured,
+            Arc::clone(&running),
+            Arc::clone(&expiry_held),
             options.clone(),
             shutdown_rx,
         ));
-        info!(owner = %owner, sources = running.len(), "engine started");
-        Engine {
+        let engine = Engine {
             store,
             sources: running,
             shutdown,
             tasks: tokio::sync::Mutex::new(tasks),
+            owner,
+            permits,
+            options,
+            reloads: ReloadBook::default(),
+            expiry_held,
+        };
+        let count = sources.len();
+        {
+            let mut tasks = engine
+                .tasks
+                .try_lock()
+                .expect("nothing else holds the new engine's tasks");
+            for (plugin, source_options) in sources {
+                if let Err(error) = engine.spawn_source(&mut tasks, plugin, source_options) {
+                    warn!("{error}");
+                }
+            }
+        }
+        info!(owner = %engine.owner, sources = count, "engine started");
+        engine
+    }
+
+    /// Start running a new source (named by its plugin's provider name).
+    pub async fn add_source(
+        &self,
+        plugin: Plugin,
+        options: SourceOptions,
+    ) -> Result<(), EngineError> {
+        let mut tasks = self.tasks.lock().await;
+        if *self.shutdown.borrow() {
+            return Err(EngineError::ShuttingDown);
+        }
+        self.spawn_source(&mut tasks, plugin, options)
+    }
+
+    fn spawn_source(
+        &self,
+        tasks: &mut JoinSet<()>,
+        plugin: Plugin,
+        options: SourceOptions,
+    ) -> Result<(), EngineError> {
+        let name: Arc<str> = plugin.provider_name().into();
+        let mut sources = self.write();
+        if sources.contains_key(&name) {
+            return Err(EngineError::AlreadyRunning {
+                name: name.to_string(),
+                file: plugin.file().to_owned(),
+            });
+        }
+        self.reloads.running(&name, &plugin, false);
+        let version = Version {
+            plugin: Arc::new(plugin),
+            options,
+        };
+        let slot = Arc::new(Slot::new(version));
+        let current = slot.current();
+        let wake = Arc::new(Notify::new());
+        let (stop, stop_rx) = watch::channel(false);
+        let (stopped_tx, stopped) = oneshot::channel();
+        let runner = Runner {
+            name: Arc::clone(&name),
+            slot: Arc::clone(&slot),
+            current,
+            wake: Arc::clone(&wake),
+            context: RunnerContext {
+                store: self.store.clone(),
+                owner: Arc::clone(&self.owner),
+                permits: Arc::clone(&self.permits),
+                shutdown: stop_rx,
+                reloads: self.reloads.clone(),
+                poll: self.options.poll,
+                lease_margin: self.options.lease_margin,
+            },
+            burst_counts: BurstCounts::default(),
+        };
+        tasks.spawn(async move {
+            runner.run().await;
+            let _ = stopped_tx.send(());
+        });
+        sources.insert(
+            name,
+            RunningSource {
+                slot,
+                wake,
+                stop,
+                stopped: Some(stopped),
+            },
+        );
+        Ok(())
+    }
+
+    /// Run `plugin` (a new build, or new settings) in place of the version
+    /// of the source with its provider name, from the source's next burst:
+    /// a burst in flight finishes on the old version, and the cycle, its
+    /// cursor and its marks carry over. The new version is on trial: if it
+    /// fails its first [`TRIAL_FAILURES`](super::TRIAL_FAILURES) bursts in a row, the engine rolls
+    /// back to the version it replaced and quarantines it.
+    pub fn replace(&self, plugin: Plugin, options: SourceOptions) -> Result<(), EngineError> {
+        let name = plugin.provider_name().to_owned();
+        let sources = self.read();
+        let source = sources.get(name.as_str()).ok_or_else(|| unknown(&name))?;
+        self.reloads.running(&name, &plugin, true);
+        let previous = source.slot.replace(Version {
+            plugin: Arc::new(plugin),
+            options,
+        });
+        let current = source.slot.current();
+        info!(
+            source = %name,
+            from = %previous.plugin.build(),
+            to = %current.plugin.build(),
+            file = %current.plugin.file().display(),
+            "plugin reloaded: the next burst runs the new version"
+        );
+        Ok(())
+    }
+
+    /// Stop the source: a page being committed finishes, a guest call in
+    /// flight is abandoned (nothing of its page is written), its lease is
+    /// released. Returns once its task has stopped. Its entities stay until
+    /// its `expireAfter` passes (unless a replica runs it again).
+    pub async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        let source = self.write().remove(name).ok_or_else(|| unknown(name))?;
+        let _ = source.stop.send(true);
+        if let Some(stopped) = source.stopped {
+            let _ = stopped.await;
+        }
+        info!(
+            source = name,
+            "source removed: its entities follow its expireAfter"
+        );
+        Ok(())
+    }
+
+    /// Hold (`true`) or resume the expiry of sources this process does not
+    /// run: `weir serve` holds it while it loads the plugins folder at
+    /// start, so that a source whose plugin is still compiling is not taken
+    /// for one that went away. Call it right after [`Engine::start`] (the
+    /// first expiry happens one `poll` later).
+    pub fn hold_expiry(&self, hold: bool) {
+        self.expiry_held.store(hold, Ordering::SeqCst);
+    }
+
+    /// The build of the source's plugin that was rolled back and is not to
+    /// be loaded again until its file changes.
+    pub fn quarantined(&self, name: &str) -> Option<String> {
+        self.read()
+            .get(name)
+            .and_then(|source| source.slot.quarantined())
+    }
+
+    /// Count a failed attempt to load or reload the source `name` (a
+    /// provider name, or a file stem when the provider name is unknown),
+    /// and record it in the source's errors when the store knows it.
+    pub async fn report_load_error(&self, name: &str, message: &str) {
+        self.reloads.failed(name, message);
+        if let Err(error) = self.store.record_error(name, message, now_ms()).await {
+            warn!("{error}");
         }
     }
 
+    /// The reload counters of every source that was ever loaded or failed
+    /// to load, by name.
+    pub fn reload_statuses(&self) -> BTreeMap<String, ReloadStatus> {
+        self.reloads.snapshot()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<Arc<str>, RunningSource>> {
+        self.sources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<Arc<str>, RunningSource>> {
+        self.sources
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The names of the sources this process runs.
-    pub fn sources(&self) -> impl Iterator<Item = &str> {
-        self.sources.keys().map(|name| &**name)
+    pub fn sources(&self) -> Vec<String> {
+        self.read().keys().map(|name| name.to_string()).collect()
+    }
+
+    /// Whether this process runs the source `name`.
+    pub fn runs(&self, name: &str) -> bool {
+        self.read().contains_key(name)
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    /// The loaded plugin of source `name`.
-    pub fn plugin(&self, name: &str) -> Option<&Plugin> {
-        self.sources.get(name).map(|source| &*source.plugin)
+    /// The plugin the next burst of source `name` runs.
+    pub fn plugin(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.read()
+            .get(name)
+            .map(|source| Arc::clone(&source.slot.current().plugin))
     }
 
     pub async fn status(&self, name: &str) -> Result<SourceStatus, EngineError> {
@@ -188,7 +419,7 @@ impl Engine {
     pub async fn cancel(&self, name: &str) -> Result<(), EngineError> {
         let source = self.running(name)?;
         let now = now_ms();
-        let next = rest_until(&source.options.rest, now);
+        let next = rest_until(&source.version.options.rest, now);
         self.store.cancel_cycle(name, now, next).await?;
         source.wake.notify_one();
         Ok(())
@@ -200,7 +431,7 @@ impl Engine {
     pub async fn reset(&self, name: &str) -> Result<(), EngineError> {
         let source = self.running(name)?;
         let now = now_ms();
-        let next = rest_until(&source.options.rest, now);
+        let next = rest_until(&source.version.options.rest, now);
         self.store.reset_source(name, now, next).await?;
         source.wake.notify_one();
         Ok(())
@@ -210,8 +441,11 @@ impl Engine {
     /// flight is abandoned (nothing of its page is written), leases are
     /// released.
     pub async fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
         let mut tasks = self.tasks.lock().await;
+        let _ = self.shutdown.send(true);
+        for source in self.read().values() {
+            let _ = source.stop.send(true);
+        }
         while let Some(joined) = tasks.join_next().await {
             if let Err(error) = joined {
                 warn!("a source task failed: {error}");
@@ -225,6 +459,7 @@ impl Engine {
     /// marked in the current cycle so its sweep keeps them) and removals.
     pub async fn push(&self, name: &str, event: PushEvent) -> Result<PushReport, EngineError> {
         let source = self.running(name)?;
+        let source = &source.version;
         if !source.plugin.supports_push() {
             return Err(EngineError::PushUnsupported {
                 name: name.to_owned(),
@@ -264,9 +499,20 @@ impl Engine {
         Ok(PushReport { upserts, removals })
     }
 
-    fn running(&self, name: &str) -> Result<&RunningSource, EngineError> {
-        self.sources.get(name).ok_or_else(|| unknown(name))
+    /// The source's current version and its wake-up.
+    fn running(&self, name: &str) -> Result<Running, EngineError> {
+        let sources = self.read();
+        let source = sources.get(name).ok_or_else(|| unknown(name))?;
+        Ok(Running {
+            version: source.slot.current(),
+            wake: Arc::clone(&source.wake),
+        })
     }
+}
+
+struct Running {
+    version: Arc<Version>,
+    wake: Arc<Notify>,
 }
 
 fn unknown(name: &str) -> EngineError {
@@ -279,7 +525,8 @@ fn unknown(name: &str) -> EngineError {
 /// contributed. Each runner renews its source's time as it goes.
 async fn expire_unconfigured(
     store: Store,
-    configured: Vec<Arc<str>>,
+    configured: Arc<RwLock<BTreeMap<Arc<str>, RunningSource>>>,
+    held: Arc<AtomicBool>,
     options: EngineOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -289,6 +536,9 @@ async fn expire_unconfigured(
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        if held.load(Ordering::SeqCst) {
+            continue;
+        }
         let stale = match store.expired_sources(now_ms()).await {
             Ok(stale) => stale,
             Err(error) => {
@@ -297,7 +547,11 @@ async fn expire_unconfigured(
             }
         };
         for source in stale {
-            if configured.iter().any(|name| **name == *source) {
+            let running = configured
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .contains_key(source.as_str());
+            if running {
                 continue;
             }
             match store.expire_source(&source).await {

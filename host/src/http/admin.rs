@@ -48,7 +48,7 @@ fn unknown_provider(provider: &str, read: bool) -> ApiError {
 }
 
 fn running(api: &Shared, provider: &str, read: bool) -> Result<(), ApiError> {
-    if api.engine.sources().any(|name| name == provider) {
+    if api.engine.runs(provider) {
         Ok(())
     } else {
         Err(unknown_provider(provider, read))
@@ -89,7 +89,7 @@ pub(super) async fn health(
         .map_err(|error| ApiError::unavailable(error.to_string()).with("healthy", false))?;
     let unhealthy: Vec<String> = statuses
         .into_iter()
-        .filter(|status| api.engine.sources().any(|name| name == status.source))
+        .filter(|status| api.engine.runs(&status.source))
         .filter(|status| status.phase == Phase::BackingOff)
         .map(|status| status.source)
         .collect();
@@ -134,7 +134,7 @@ pub(super) async fn providers(
     _reader: Reader,
 ) -> Result<Json<ProvidersBody>, ApiError> {
     let statuses = api.engine.store().source_statuses().await?;
-    let providers: Vec<String> = api.engine.sources().map(str::to_owned).collect();
+    let providers: Vec<String> = api.engine.sources();
     let sources = providers
         .iter()
         .map(|name| {
@@ -203,6 +203,38 @@ pub struct ProviderStatusBody {
     pub recent_errors: Vec<ErrorInfo>,
     /// The latest finished cycles, newest first.
     pub cycles: Vec<CycleInfo>,
+    /// Which file and build run, and its reloads.
+    pub plugin: Option<PluginInfo>,
+}
+
+/// The plugin a source runs, and what happened to its other versions.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginInfo {
+    pub file: String,
+    /// `sha256:<hex>` of the running version's bytes.
+    pub build: String,
+    /// Versions switched in after the first (new builds, new settings,
+    /// rollbacks).
+    pub reloads: u64,
+    pub last_reload_at: Option<String>,
+    /// Why the last attempt to load or run a new version failed.
+    pub last_reload_error: Option<String>,
+    /// `sha256:<hex>` of a build that was rolled back; it is not loaded
+    /// again until its file changes.
+    pub quarantined: Option<String>,
+}
+
+fn plugin_info(api: &Shared, provider: &str) -> Option<PluginInfo> {
+    let status = api.engine.reload_statuses().remove(provider)?;
+    Some(PluginInfo {
+        file: status.file.display().to_string(),
+        build: format!("sha256:{}", status.build),
+        reloads: status.reloads,
+        last_reload_at: status.last_reload_ms.map(timestamp),
+        last_reload_error: status.last_error,
+        quarantined: status.quarantined.map(|build| format!("sha256:{build}")),
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -283,7 +315,9 @@ pub(super) async fn provider_status(
         .is_some_and(|plugin| plugin.supports_push());
     let entities = store.contribution_count(&provider).await?;
     let Some(status) = store.source_status(&provider).await? else {
-        return Ok(Json(waiting_to_start(provider, entities, push)));
+        let mut body = waiting_to_start(provider, entities, push);
+        body.plugin = plugin_info(&api, &body.provider);
+        return Ok(Json(body));
     };
     let recent_errors = store
         .recent_errors(&provider)
@@ -308,13 +342,9 @@ pub(super) async fn provider_status(
             sweep: c.sweep,
         })
         .collect();
-    Ok(Json(status_body(
-        status,
-        entities,
-        push,
-        recent_errors,
-        cycles,
-    )))
+    let mut body = status_body(status, entities, push, recent_errors, cycles);
+    body.plugin = plugin_info(&api, &provider);
+    Ok(Json(body))
 }
 
 fn waiting_to_start(provider: String, entities: i64, push: bool) -> ProviderStatusBody {
@@ -340,6 +370,7 @@ fn waiting_to_start(provider: String, entities: i64, push: bool) -> ProviderStat
         push,
         recent_errors: Vec::new(),
         cycles: Vec::new(),
+        plugin: None,
     }
 }
 
@@ -378,6 +409,7 @@ fn status_body(
         push,
         recent_errors,
         cycles,
+        plugin: None,
     }
 }
 
@@ -685,7 +717,7 @@ pub(super) async fn cleanup(
     State(api): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<CleanupBody>, ApiError> {
-    let providers: Vec<String> = api.engine.sources().map(str::to_owned).collect();
+    let providers: Vec<String> = api.engine.sources();
     let mut body = CleanupBody {
         success: true,
         ingestions_deleted: 0,

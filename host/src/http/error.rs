@@ -160,7 +160,10 @@ impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         match error {
             EngineError::UnknownSource { .. } => ApiError::not_found(error.to_string()),
-            EngineError::PushUnsupported { .. } => ApiError::conflict(error.to_string()),
+            EngineError::PushUnsupported { .. } | EngineError::AlreadyRunning { .. } => {
+                ApiError::conflict(error.to_string())
+            }
+            EngineError::ShuttingDown => ApiError::unavailable(error.to_string()),
             EngineError::Source(source) => {
                 let (status, log) = match &source.kind {
                     SourceErrorKind::PushUnsupported => (StatusCode::CONFLICT, false),

@@ -203,7 +203,66 @@ pub(super) async fn metrics(
         "1 for each source this process runs.",
     );
     for name in api.engine.sources() {
-        sample(&mut out, "weir_source_up", &[("source", name)], 1);
+        sample(&mut out, "weir_source_up", &[("source", &name)], 1);
+    }
+    let reloads = api.engine.reload_statuses();
+    family(
+        &mut out,
+        "weir_source_reloads_total",
+        "counter",
+        "Versions of each source's plugin switched in after the first (new builds, new settings, rollbacks).",
+    );
+    for (name, status) in &reloads {
+        sample(
+            &mut out,
+            "weir_source_reloads_total",
+            &[("source", name)],
+            status.reloads,
+        );
+    }
+    family(
+        &mut out,
+        "weir_source_last_reload_timestamp_seconds",
+        "gauge",
+        "When each source's plugin was last reloaded or failed to reload (Unix seconds).",
+    );
+    for (name, status) in &reloads {
+        if let Some(at) = status.last_reload_ms {
+            sample(
+                &mut out,
+                "weir_source_last_reload_timestamp_seconds",
+                &[("source", name)],
+                (at as f64) / 1000.0,
+            );
+        }
+    }
+    family(
+        &mut out,
+        "weir_source_reload_error",
+        "gauge",
+        "1 when the last attempt to load or run a new version of the source's plugin failed (the message is in the provider status).",
+    );
+    for (name, status) in &reloads {
+        sample(
+            &mut out,
+            "weir_source_reload_error",
+            &[("source", name)],
+            i64::from(status.last_error.is_some()),
+        );
+    }
+    family(
+        &mut out,
+        "weir_source_quarantined",
+        "gauge",
+        "1 when a build of the source's plugin was rolled back and is quarantined until its file changes.",
+    );
+    for (name, status) in &reloads {
+        sample(
+            &mut out,
+            "weir_source_quarantined",
+            &[("source", name)],
+            i64::from(status.quarantined.is_some()),
+        );
     }
     family(
         &mut out,

@@ -79,7 +79,7 @@ pub(super) async fn push_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PushBody>, ApiError> {
-    if !api.engine.sources().any(|name| name == provider) {
+    if !api.engine.runs(&provider) {
         return Err(ApiError::not_found(format!(
             "no source named `{provider}` runs on this host"
         )));

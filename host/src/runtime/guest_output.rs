@@ -1,11 +1,13 @@
 //! A guest's stdout and stderr: each complete line is logged, attributed to
-//! the source, and the last few kilobytes are kept so a trap's error can say
-//! what the guest printed before it died (a Rust panic message, say).
+//! the source and rate-limited ([`LineBudget`]), and the last few kilobytes
+//! are kept so a trap's error can say what the guest printed before it died
+//! (a Rust panic message, say).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -14,6 +16,57 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 const TAIL_BYTES: usize = 4096;
 /// A line longer than this is logged in pieces.
 const MAX_LINE_BYTES: usize = 8192;
+/// Lines a source may log per second and stream (stdout, stderr, the `log`
+/// import); the rest are dropped and counted.
+pub(crate) const MAX_LINES_PER_SECOND: u32 = 200;
+
+/// A fixed one-second window of log lines. When a window ends with lines
+/// dropped, one warning says how many.
+pub(crate) struct LineBudget {
+    window_start: Instant,
+    lines: u32,
+    dropped: u64,
+}
+
+impl LineBudget {
+    pub fn new() -> Self {
+        LineBudget {
+            window_start: Instant::now(),
+            lines: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Whether the next line may be logged.
+    pub fn admit(&mut self, source: &str, stream: &str) -> bool {
+        if self.window_start.elapsed() >= Duration::from_secs(1) {
+            self.report(source, stream);
+            self.window_start = Instant::now();
+            self.lines = 0;
+        }
+        if self.lines < MAX_LINES_PER_SECOND {
+            self.lines += 1;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+
+    /// Say how many lines were dropped, if any.
+    pub fn report(&mut self, source: &str, stream: &str) {
+        if self.dropped > 0 {
+            tracing::warn!(
+                target: "weir::guest",
+                source,
+                stream,
+                "{} lines dropped: over {MAX_LINES_PER_SECOND} lines per second",
+                self.dropped
+            );
+            self.dropped = 0;
+        }
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
@@ -25,6 +78,7 @@ struct Output {
     stream: &'static str,
     line: Vec<u8>,
     tail: Vec<u8>,
+    budget: LineBudget,
 }
 
 impl GuestOutput {
@@ -35,6 +89,7 @@ impl GuestOutput {
                 stream,
                 line: Vec::new(),
                 tail: Vec::new(),
+                budget: LineBudget::new(),
             })),
         }
     }
@@ -86,7 +141,9 @@ impl Output {
             self.line.clear();
             return;
         }
-        tracing::info!(target: "weir::guest", source = %self.source, stream = self.stream, "{line}");
+        if self.budget.admit(&self.source, self.stream) {
+            tracing::info!(target: "weir::guest", source = %self.source, stream = self.stream, "{line}");
+        }
         self.line.clear();
     }
 }
@@ -96,6 +153,7 @@ impl Drop for Output {
         if !self.line.is_empty() {
             self.emit_line();
         }
+        self.budget.report(&self.source, self.stream);
     }
 }
 
@@ -166,5 +224,31 @@ mod tests {
         let tail = output.tail();
         assert!(tail.ends_with("panicked at src/lib.rs:1: boom"), "{tail}");
         assert!(tail.len() <= TAIL_BYTES);
+    }
+
+    #[test]
+    fn lines_past_the_budget_are_dropped_and_counted() {
+        let mut budget = LineBudget::new();
+        let admitted = (0..MAX_LINES_PER_SECOND + 50)
+            .filter(|_| budget.admit("test", "stderr"))
+            .count();
+        assert_eq!(admitted, MAX_LINES_PER_SECOND as usize);
+        assert_eq!(budget.dropped, 50);
+        budget.window_start -= Duration::from_secs(1);
+        assert!(budget.admit("test", "stderr"));
+        assert_eq!(budget.dropped, 0);
+    }
+
+    #[test]
+    fn the_tail_is_kept_even_for_dropped_lines() {
+        let output = GuestOutput::new("test".into(), "stderr");
+        for i in 0..MAX_LINES_PER_SECOND + 10 {
+            output.write(format!("line {i}\n").as_bytes());
+        }
+        assert!(
+            output
+                .tail()
+                .ends_with(&format!("line {}", MAX_LINES_PER_SECOND + 9))
+        );
     }
 }

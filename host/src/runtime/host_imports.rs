@@ -1,6 +1,8 @@
 //! The capabilities a source may import, each added to the linker here:
-//! logging attributed to the source, and reading its own config and secrets.
-//! WASI is linked with an empty context (no files, environment or network).
+//! logging attributed to the source, reading its own config and secrets, and
+//! `wasi:http`'s outgoing handler, checked against the source's grant
+//! ([`super::outbound`]). WASI is linked with an empty context (no files,
+//! environment or sockets).
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -9,6 +11,7 @@ use super::state::SourceState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<SourceState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     log::add_to_linker::<_, HasSelf<_>>(linker, project)?;
     config::add_to_linker::<_, HasSelf<_>>(linker, project)?;
     secrets::add_to_linker::<_, HasSelf<_>>(linker, project)?;
@@ -22,6 +25,9 @@ fn project(state: &mut SourceState) -> &mut SourceState {
 impl log::Host for SourceState {
     fn log(&mut self, level: log::Level, message: String) {
         let source = &*self.source;
+        if !self.log_budget.admit(source, "log") {
+            return;
+        }
         match level {
             log::Level::Trace => tracing::trace!(target: "weir::guest", source, "{message}"),
             log::Level::Debug => tracing::debug!(target: "weir::guest", source, "{message}"),

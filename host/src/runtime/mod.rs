@@ -15,6 +15,7 @@ mod error;
 mod guest_output;
 mod host_imports;
 mod limits;
+mod outbound;
 mod page;
 mod plugin;
 mod push;
@@ -25,6 +26,9 @@ pub use burst::{Burst, CallStats};
 pub use engine::{Instrumentation, Runtime, RuntimeOptions};
 pub use error::{Call, LoadError, SourceError, SourceErrorKind};
 pub use limits::Limits;
+pub use outbound::{
+    DEFAULT_REQUEST_TIMEOUT, HostRule, OutboundCounters, OutboundGrant, OutboundStats, is_public,
+};
 pub use page::{Cursor, Page, SourcedEntity};
 pub use plugin::{ContractInfo, Plugin, PluginBuild};
 pub use push::{PushEvent, PushOutcome};

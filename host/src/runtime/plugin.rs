@@ -17,6 +17,7 @@ use super::bindings::{SourcePlugin, SourcePluginPre};
 use super::burst::{Burst, CallGuard};
 use super::cache::{self, Origin};
 use super::error::{Call, LoadError, SourceError, SourceErrorKind};
+use super::outbound::{OutboundCounters, OutboundStats};
 use super::push::{self, PushEvent, PushOutcome};
 use super::state::SourceState;
 use super::{
@@ -71,6 +72,8 @@ pub struct Plugin {
     /// Where the `push` export's functions are, when the plugin has one.
     push: Option<PushExportIndices>,
     instrumentation: Instrumentation,
+    /// Outbound HTTP requests and bytes, over every store of this plugin.
+    outbound: Arc<OutboundCounters>,
 }
 
 impl Plugin {
@@ -102,6 +105,7 @@ impl Plugin {
             pre,
             push,
             instrumentation: runtime.instrumentation(),
+            outbound: Arc::default(),
         };
         let name = plugin.call_provider_name().await?;
         if !is_valid_provider_name(&name) {
@@ -135,6 +139,24 @@ impl Plugin {
         &self.settings
     }
 
+    /// The outbound HTTP requests and bytes of every burst and pushed event
+    /// of this plugin so far: a cheap snapshot of atomic counters.
+    pub fn outbound_stats(&self) -> OutboundStats {
+        self.outbound.snapshot()
+    }
+
+    /// The shared counters behind [`Plugin::outbound_stats`], for a caller
+    /// that keeps them across reloads ([`Plugin::share_outbound_counters`]).
+    pub fn outbound_counters(&self) -> Arc<OutboundCounters> {
+        self.outbound.clone()
+    }
+
+    /// Count this plugin's requests in `counters` (say, those of the version
+    /// it replaces, so a source's figures survive a reload).
+    pub fn share_outbound_counters(&mut self, counters: Arc<OutboundCounters>) {
+        self.outbound = counters;
+    }
+
     /// Instantiate the plugin in a fresh store and run its set-up. Each burst
     /// gets its own store, so a trap or a spent budget never outlives it.
     pub async fn open_burst(&self) -> Result<Burst, SourceError> {
@@ -165,7 +187,11 @@ impl Plugin {
 
     /// A fresh store with this source's grants, limits and deadline checks.
     pub(crate) fn new_store(&self) -> Store<SourceState> {
-        let state = SourceState::new(self.provider_name.clone(), self.settings.clone());
+        let state = SourceState::new(
+            self.provider_name.clone(),
+            self.settings.clone(),
+            self.outbound.clone(),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         if self.instrumentation.epochs {

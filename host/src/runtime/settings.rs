@@ -1,9 +1,10 @@
-//! What an operator grants one source: config values, secrets, limits.
+//! What an operator grants one source: config values, secrets, limits, and
+//! the hosts it may reach over HTTP.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::Limits;
+use super::{Limits, OutboundGrant};
 
 /// A source's configuration as the host holds it. Secrets are never printed:
 /// `Debug` shows their keys only.
@@ -12,6 +13,8 @@ pub struct SourceSettings {
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub limits: Limits,
+    /// Where the source may send HTTP requests; nowhere by default.
+    pub outbound: OutboundGrant,
 }
 
 impl fmt::Debug for SourceSettings {
@@ -20,6 +23,7 @@ impl fmt::Debug for SourceSettings {
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("limits", &self.limits)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }

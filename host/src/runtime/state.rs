@@ -7,9 +7,11 @@ use std::time::Instant;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::SourceSettings;
-use super::guest_output::GuestOutput;
+use super::guest_output::{GuestOutput, LineBudget};
+use super::outbound::{OutboundCounters, OutboundHooks};
 
 /// Table elements any one instance may grow to; generous for real guests,
 /// small enough that a runaway table cannot exhaust the host.
@@ -24,26 +26,44 @@ pub(crate) struct SourceState {
     pub call_deadline: Instant,
     /// The tail of what the guest wrote to stderr, for error reports.
     pub stderr: GuestOutput,
+    /// Rate limit of the `log` import's lines.
+    pub log_budget: LineBudget,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
     table: ResourceTable,
 }
 
 impl SourceState {
-    pub fn new(source: Arc<str>, settings: Arc<SourceSettings>) -> Self {
+    pub fn new(
+        source: Arc<str>,
+        settings: Arc<SourceSettings>,
+        outbound: Arc<OutboundCounters>,
+    ) -> Self {
         let stdout = GuestOutput::new(source.clone(), "stdout");
         let stderr = GuestOutput::new(source.clone(), "stderr");
-        // No preopened directories, no environment, no arguments, no network:
-        // a source reaches the world only through the imports the host grants.
+        // No preopened directories, no environment, no arguments, no sockets
+        // and no name lookups (`WasiCtxBuilder` grants none of them unless
+        // asked; the explicit calls keep it so): a source reaches the world
+        // only through the imports the host grants, and the network only
+        // through `wasi:http` behind its grant.
         let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .stdout(stdout)
             .stderr(stderr.clone())
             .build();
+        let hooks = OutboundHooks::new(source.clone(), settings.outbound.clone(), outbound);
         SourceState {
+            http: WasiHttpCtx::new(),
+            hooks,
             limiter: MemoryLimiter::new(settings.limits.max_memory_bytes),
             source,
             settings,
             call_deadline: Instant::now(),
             stderr,
+            log_budget: LineBudget::new(),
             wasi,
             table: ResourceTable::new(),
         }
@@ -55,6 +75,22 @@ impl WasiView for SourceState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl Drop for SourceState {
+    fn drop(&mut self) {
+        self.log_budget.report(&self.source, "log");
+    }
+}
+
+impl WasiHttpView for SourceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
         }
     }
 }
