@@ -1083,6 +1083,29 @@ async fn admin_routes(store: Store, backend: &'static str) {
     })
     .await;
 
+    // The cycle's bursts are in /metrics: runs, fuel, pages, memory.
+    let metrics = client.get("/metrics").await.text;
+    for family in [
+        "weir_source_bursts_total",
+        "weir_source_fuel_total",
+        "weir_source_burst_pages_total",
+        "weir_source_burst_entities_total",
+        "weir_source_page_bytes_total",
+        "weir_source_peak_memory_bytes",
+        "weir_source_guest_seconds_total",
+    ] {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with(&format!("{family}{{source=\"well-behaved\"}} ")))
+            .unwrap_or_else(|| panic!("{backend}: no {family} for the source in\n{metrics}"));
+        let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(value > 0.0, "{backend}: {line}");
+    }
+    assert!(
+        metrics.contains("weir_source_outbound_requests_total{source=\"well-behaved\"} 0\n"),
+        "{backend}: {metrics}"
+    );
+
     assert_eq!(
         client.ok(&format!("{base}/health")).await,
         json!({ "healthy": true })

@@ -16,4 +16,4 @@ mod versions;
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
 pub use supervisor::{Engine, EngineError, EngineOptions, PushReport};
-pub use versions::{ReloadStatus, TRIAL_FAILURES};
+pub use versions::{BurstFigures, ReloadStatus, TRIAL_FAILURES};

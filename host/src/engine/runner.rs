@@ -14,8 +14,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::options::Rest;
 use super::page::prepare_page;
 use super::supervisor::ReloadBook;
-use super::versions::{Slot, Version};
-use crate::runtime::{Burst, Cursor, Page, SourceError};
+use super::versions::{BurstFigures, Slot, Version};
+use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
 use crate::store::{
     FailureStep, PageProgress, SourceRole, SourceStatus, Store, StoreError, SweepGuards,
     SweepOutcome, now_ms,
@@ -237,6 +237,10 @@ impl Runner {
             },
             _ = shutdown.wait_for(|stop| *stop) => return BurstEnd::ShuttingDown,
         };
+        let mut figures = BurstFigures {
+            bursts: 1,
+            ..BurstFigures::default()
+        };
         let end = loop {
             let page = tokio::select! {
                 page = burst.next(cursor.as_ref()) => page,
@@ -246,6 +250,13 @@ impl Runner {
                 Ok(page) => page,
                 Err(error) => break source_failure(&error),
             };
+            figures.pages += 1;
+            figures.entities += page.entities.len() as u64;
+            figures.page_bytes += page
+                .entities
+                .iter()
+                .map(|entity| entity.json().len() as u64)
+                .sum::<u64>();
             let done = page.done;
             let next_cursor = page.cursor.clone();
             match self.commit(status, &page).await {
@@ -264,7 +275,14 @@ impl Runner {
                 break BurstEnd::Paused;
             }
         };
-        close(burst, end).await
+        let (end, calls) = close(burst, end).await;
+        figures.failed_bursts = u64::from(matches!(end, BurstEnd::Failed(..)));
+        figures.burst_seconds = started.elapsed().as_secs_f64();
+        figures.guest_seconds = calls.guest_time.as_secs_f64();
+        figures.fuel = calls.fuel;
+        figures.peak_memory_bytes = calls.peak_memory_bytes as u64;
+        self.slot.add_burst(figures);
+        end
     }
 
     /// Commit `page` with its cursor and marks; the cycle's last page also
@@ -410,15 +428,16 @@ pub(super) fn rest_until(rest: &Rest, now: i64) -> i64 {
 }
 
 /// Tear the burst down; a failing tear-down turns a good burst into a failed one.
-async fn close(burst: Burst, end: BurstEnd) -> BurstEnd {
-    let closed = burst.close().await;
-    match (end, closed) {
-        (BurstEnd::Paused, Err(error)) => source_failure(&error),
+/// Also returns what the burst's guest calls cost.
+async fn close(burst: Burst, end: BurstEnd) -> (BurstEnd, CallStats) {
+    let before_close = burst.stats();
+    match (end, burst.close().await) {
+        (BurstEnd::Paused, Err(error)) => (source_failure(&error), before_close),
         (end, Err(error)) => {
             debug!("tear-down after the burst ended: {error}");
-            end
+            (end, before_close)
         }
-        (end, Ok(_)) => end,
+        (end, Ok(stats)) => (end, stats),
     }
 }
 

@@ -17,10 +17,10 @@ use tracing::{info, warn};
 use super::options::SourceOptions;
 use super::page::prepare_page;
 use super::runner::{BurstCounts, Runner, RunnerContext, rest_until};
-use super::versions::{ReloadStatus, Slot, Version};
+use super::versions::{BurstFigures, ReloadStatus, Slot, Version};
 use crate::core::entity_ref::EntityRef;
 use crate::core::intake::Rejection;
-use crate::runtime::{Plugin, PushEvent, SourceError};
+use crate::runtime::{OutboundStats, Plugin, PushEvent, SourceError};
 use crate::store::{
     PageOutcome, RemovalOutcome, SourceRole, SourceStatus, Store, StoreError, now_ms,
 };
@@ -290,6 +290,9 @@ impl Engine {
         let sources = self.read();
         let source = sources.get(name.as_str()).ok_or_else(|| unknown(&name))?;
         self.reloads.running(&name, &plugin, true);
+        let mut plugin = plugin;
+        // Outbound request counts carry over to the new version.
+        plugin.share_outbound_counters(source.slot.current().plugin.outbound_counters());
         let previous = source.slot.replace(Version {
             plugin: Arc::new(plugin),
             options,
@@ -351,6 +354,17 @@ impl Engine {
 
     /// The reload counters of every source that was ever loaded or failed
     /// to load, by name.
+    /// Each running source's burst figures and outbound HTTP counts.
+    pub fn source_figures(&self) -> BTreeMap<String, (BurstFigures, OutboundStats)> {
+        self.read()
+            .iter()
+            .map(|(name, source)| {
+                let outbound = source.slot.current().plugin.outbound_stats();
+                (name.to_string(), (source.slot.figures(), outbound))
+            })
+            .collect()
+    }
+
     pub fn reload_statuses(&self) -> BTreeMap<String, ReloadStatus> {
         self.reloads.snapshot()
     }

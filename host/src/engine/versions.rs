@@ -43,9 +43,31 @@ pub struct ReloadStatus {
     pub quarantined: Option<String>,
 }
 
+/// What a source's bursts have cost and carried since this process started
+/// running it (across its versions), for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BurstFigures {
+    pub bursts: u64,
+    /// Bursts that ended in an error.
+    pub failed_bursts: u64,
+    /// Wall-clock time of the bursts, from set-up to tear-down.
+    pub burst_seconds: f64,
+    /// Of which inside guest calls.
+    pub guest_seconds: f64,
+    /// Fuel the guest calls used.
+    pub fuel: u64,
+    pub pages: u64,
+    pub entities: u64,
+    /// Bytes of entity JSON the pages carried.
+    pub page_bytes: u64,
+    /// The largest linear memory an instance grew to, in bytes.
+    pub peak_memory_bytes: u64,
+}
+
 /// A source's versions, shared by the engine and the source's runner.
 pub(super) struct Slot {
     state: Mutex<SlotState>,
+    figures: Mutex<BurstFigures>,
 }
 
 struct SlotState {
@@ -76,7 +98,32 @@ impl Slot {
                 trial_failures: 0,
                 quarantined: None,
             }),
+            figures: Mutex::new(BurstFigures::default()),
         }
+    }
+
+    pub(super) fn figures(&self) -> BurstFigures {
+        *self
+            .figures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Add one burst's figures.
+    pub(super) fn add_burst(&self, burst: BurstFigures) {
+        let mut figures = self
+            .figures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        figures.bursts += burst.bursts;
+        figures.failed_bursts += burst.failed_bursts;
+        figures.burst_seconds += burst.burst_seconds;
+        figures.guest_seconds += burst.guest_seconds;
+        figures.fuel += burst.fuel;
+        figures.pages += burst.pages;
+        figures.entities += burst.entities;
+        figures.page_bytes += burst.page_bytes;
+        figures.peak_memory_bytes = figures.peak_memory_bytes.max(burst.peak_memory_bytes);
     }
 
     fn lock(&self) -> MutexGuard<'_, SlotState> {

@@ -19,6 +19,8 @@ use utoipa::ToSchema;
 use super::Shared;
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
+use crate::engine::BurstFigures;
+use crate::runtime::OutboundStats;
 use crate::store::{Phase, now_ms};
 
 /// Upper bounds (seconds) of the request duration histogram's buckets.
@@ -205,6 +207,7 @@ pub(super) async fn metrics(
     for name in api.engine.sources() {
         sample(&mut out, "weir_source_up", &[("source", &name)], 1);
     }
+    write_burst_figures(&mut out, &api.engine.source_figures());
     let reloads = api.engine.reload_statuses();
     family(
         &mut out,
@@ -484,6 +487,107 @@ fn write_http(out: &mut String, metrics: &HttpMetrics) {
             &labels,
             histogram.count,
         );
+    }
+}
+
+/// What each running source's bursts cost and carried, and its outbound
+/// HTTP, since this process started running it.
+fn write_burst_figures(
+    out: &mut String,
+    figures: &BTreeMap<String, (BurstFigures, OutboundStats)>,
+) {
+    type Figure = fn(&BurstFigures, &OutboundStats) -> f64;
+    let families: [(&str, &str, &str, Figure); 14] = [
+        (
+            "weir_source_bursts_total",
+            "counter",
+            "Bursts run.",
+            |b, _| b.bursts as f64,
+        ),
+        (
+            "weir_source_failed_bursts_total",
+            "counter",
+            "Bursts that ended in an error.",
+            |b, _| b.failed_bursts as f64,
+        ),
+        (
+            "weir_source_burst_seconds_total",
+            "counter",
+            "Wall-clock time of bursts, set-up to tear-down.",
+            |b, _| b.burst_seconds,
+        ),
+        (
+            "weir_source_guest_seconds_total",
+            "counter",
+            "Time inside the source's guest calls.",
+            |b, _| b.guest_seconds,
+        ),
+        (
+            "weir_source_fuel_total",
+            "counter",
+            "Fuel (about one per WebAssembly instruction) the guest calls used.",
+            |b, _| b.fuel as f64,
+        ),
+        (
+            "weir_source_burst_pages_total",
+            "counter",
+            "Pages returned in bursts.",
+            |b, _| b.pages as f64,
+        ),
+        (
+            "weir_source_burst_entities_total",
+            "counter",
+            "Entities returned in bursts.",
+            |b, _| b.entities as f64,
+        ),
+        (
+            "weir_source_page_bytes_total",
+            "counter",
+            "Bytes of entity JSON the pages carried.",
+            |b, _| b.page_bytes as f64,
+        ),
+        (
+            "weir_source_peak_memory_bytes",
+            "gauge",
+            "The largest linear memory an instance of the source grew to.",
+            |b, _| b.peak_memory_bytes as f64,
+        ),
+        (
+            "weir_source_outbound_requests_total",
+            "counter",
+            "Outbound HTTP requests sent.",
+            |_, o| o.requests as f64,
+        ),
+        (
+            "weir_source_outbound_denied_total",
+            "counter",
+            "Outbound HTTP requests refused (host not granted, private address).",
+            |_, o| o.denied as f64,
+        ),
+        (
+            "weir_source_outbound_failed_total",
+            "counter",
+            "Outbound HTTP requests that failed (connection, timeout).",
+            |_, o| o.failed as f64,
+        ),
+        (
+            "weir_source_outbound_sent_bytes_total",
+            "counter",
+            "Bytes of outbound request bodies.",
+            |_, o| o.bytes_sent as f64,
+        ),
+        (
+            "weir_source_outbound_received_bytes_total",
+            "counter",
+            "Bytes of outbound response bodies.",
+            |_, o| o.bytes_received as f64,
+        ),
+    ];
+    for (name, kind, help, figure) in families {
+        family(out, name, kind, help);
+        for (source, (burst, outbound)) in figures {
+            sample(out, name, &[("source", source)], figure(burst, outbound));
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct CallStats {
     pub fuel: u64,
     /// Wall-clock time spent inside guest calls.
     pub guest_time: Duration,
+    /// The largest linear memory the instance grew to, in bytes.
+    pub peak_memory_bytes: usize,
 }
 
 /// One open burst of a source.
@@ -225,6 +227,7 @@ impl CallGuard {
         stats.calls += 1;
         stats.fuel += fuel_used;
         stats.guest_time += elapsed;
+        stats.peak_memory_bytes = stats.peak_memory_bytes.max(store.data().limiter.peak_bytes);
         let kind = match outcome {
             Some(Ok(value)) => return Ok(value),
             None => SourceErrorKind::DeadlinePassed {

@@ -101,6 +101,8 @@ pub(crate) struct MemoryLimiter {
     max_memory_bytes: usize,
     /// The size a refused growth asked for.
     pub refused_growth: Option<usize>,
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub peak_bytes: usize,
 }
 
 impl MemoryLimiter {
@@ -108,6 +110,7 @@ impl MemoryLimiter {
         MemoryLimiter {
             max_memory_bytes,
             refused_growth: None,
+            peak_bytes: 0,
         }
     }
 }
@@ -128,6 +131,7 @@ impl ResourceLimiter for MemoryLimiter {
                 self.max_memory_bytes
             );
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 
