@@ -13,9 +13,12 @@ use crate::core::merge::{Contribution, single_provenance};
 macro_rules! select_entities {
     ($($rest:literal),+) => {
         concat!(
-            "SELECT e.entity_ref, COALESCE(e.body, s.body), e.hash, e.provenance, e.event_offset, e.sole_source \
-             FROM entities e LEFT JOIN source_entities s \
-             ON s.source = e.sole_source AND s.entity_ref = e.entity_ref ",
+            // A lone source's body is read by a lookup per row: as a join,
+            // PostgreSQL merged it with the whole `source_entities` index
+            // from its start, whatever page of refs was asked for.
+            "SELECT e.entity_ref, COALESCE(e.body, (SELECT s.body FROM source_entities s \
+             WHERE s.source = e.sole_source AND s.entity_ref = e.entity_ref)), \
+             e.hash, e.provenance, e.event_offset, e.sole_source FROM entities e ",
             $($rest),+
         )
     };
