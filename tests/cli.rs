@@ -102,6 +102,62 @@ fn check_prints_name_contract_and_imports() {
 }
 
 #[test]
+fn check_prints_the_effective_settings_of_manifest_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("synthetic.wasm");
+    std::fs::copy(guests::SYNTHETIC, &plugin).unwrap();
+    // The plugin asks for two hosts; the operator grants one of them and
+    // another: only the one both allow is granted.
+    std::fs::write(
+        dir.path().join("synthetic.toml"),
+        "priority = 3\n[config]\ncount = \"7\"\n\
+         [outbound]\nhosts = [\"api.example.com\", \"extra.example.com\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        "[sources.synthetic]\npriority = 5\n\
+         [sources.synthetic.outbound]\nhosts = [\"api.example.com\", \"granted.example.com\"]\n",
+    )
+    .unwrap();
+    let output = weir(&[
+        "check",
+        plugin.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert!(
+        report.contains("overridden by [sources.synthetic]"),
+        "{report}"
+    );
+    assert!(report.contains("priority:        5"), "{report}");
+    assert!(report.contains("config keys:     count"), "{report}");
+    assert!(
+        report.contains("outbound HTTP:   api.example.com"),
+        "{report}"
+    );
+    assert!(!report.contains("extra.example.com"), "{report}");
+    assert!(!report.contains("granted.example.com"), "{report}");
+
+    // An invalid manifest is an error naming its file and key.
+    std::fs::write(
+        dir.path().join("synthetic.toml"),
+        "burstLength = \"soon\"\n",
+    )
+    .unwrap();
+    let output = weir(&["check", plugin.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("synthetic.toml") && message.contains("burstLength"),
+        "{message}"
+    );
+}
+
+#[test]
 fn check_names_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("readme.wasm");
