@@ -1351,13 +1351,13 @@ async fn push(store: Store, backend: &'static str) {
     let pushing = load(&runtime, guests::PLUGIN_PUSHING).await;
     let well_behaved = load(&runtime, guests::PLUGIN_WELL_BEHAVED).await;
     let engine = engine_with(&store, vec![(pushing, quick()), (well_behaved, quick())]);
-    let mut settings = HttpSettings::default();
-    settings.push.insert(
-        "pushing".into(),
-        PushAuth {
+    let settings = HttpSettings::default();
+    settings.push.set(
+        "pushing",
+        Some(PushAuth {
             hmac_secret: Some(Secret::new(PUSH_SECRET)),
             token: Some(Secret::new(PUSH_TOKEN)),
-        },
+        }),
     );
     let client = Client(router_with(Arc::clone(&engine), settings));
     let uri = "/api/sources/pushing/events";

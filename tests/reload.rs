@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use weir::config::Config;
 use weir::engine::{Engine, EngineOptions, TRIAL_FAILURES};
+use weir::http::PushKeys;
 use weir::plugins::{FolderOptions, PluginsFolder};
 use weir::runtime::{PluginBuild, Runtime, RuntimeOptions};
 use weir::store::Store;
@@ -27,6 +28,7 @@ struct Folder {
     dir: tempfile::TempDir,
     store: Store,
     engine: Arc<Engine>,
+    push_keys: PushKeys,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -59,7 +61,14 @@ impl Folder {
             debounce: Duration::from_millis(200),
             rescan: Duration::from_millis(100),
         };
-        let folder = PluginsFolder::new(options, config, runtime, Arc::clone(&engine));
+        let push_keys = PushKeys::default();
+        let folder = PluginsFolder::new(
+            options,
+            config,
+            runtime,
+            Arc::clone(&engine),
+            push_keys.clone(),
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(folder.run(stopped));
         Folder {
@@ -67,6 +76,7 @@ impl Folder {
             dir,
             store,
             engine,
+            push_keys,
             stop,
             task,
         }
@@ -612,5 +622,46 @@ entity-bytes = 200
     let status = folder.engine.reload_statuses()["synthetic"].clone();
     assert_eq!(status.quarantined.as_deref(), Some(bad_build.sha256()));
     assert_eq!(status.build, good_build.sha256());
+    folder.stop().await;
+}
+
+/// How a source's pushes authenticate follows its manifest as plugins come,
+/// change and go, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_authentication_follows_the_plugins_folder() {
+    let folder = Folder::start("").await;
+    // The token is read from an environment variable every test run has
+    // (long enough for a token).
+    folder.put("pushing.toml", b"[push]\ntoken = \"PATH\"\n");
+    folder.put(
+        "pushing.wasm",
+        &std::fs::read(guests::PLUGIN_PUSHING).unwrap(),
+    );
+    folder
+        .until("the pushing source has a push token", async || {
+            folder
+                .push_keys
+                .get("pushing")
+                .is_some_and(|auth| auth.token.is_some())
+        })
+        .await;
+
+    // A manifest without `[push]`: pushes need the admin token again.
+    folder.put("pushing.toml", b"priority = 1\n");
+    folder
+        .until("the push token is gone", async || {
+            folder
+                .push_keys
+                .get("pushing")
+                .is_some_and(|auth| auth.token.is_none())
+        })
+        .await;
+
+    std::fs::remove_file(folder.path("pushing.wasm")).unwrap();
+    folder
+        .until("the removed source has no push settings", async || {
+            folder.push_keys.get("pushing").is_none()
+        })
+        .await;
     folder.stop().await;
 }

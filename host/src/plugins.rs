@@ -30,6 +30,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
+use crate::http::PushKeys;
 use crate::runtime::{PluginBuild, Runtime};
 
 /// How the plugins folder is watched.
@@ -60,6 +61,8 @@ pub struct PluginsFolder {
     config: Config,
     runtime: Arc<Runtime>,
     engine: Arc<Engine>,
+    /// How each running source's pushes authenticate, for the push route.
+    push_keys: PushKeys,
     /// What runs from each `.wasm` file.
     loaded: BTreeMap<PathBuf, Loaded>,
     /// Files seen changing, and since when they have been as they are.
@@ -105,24 +108,18 @@ impl PluginsFolder {
         config: Config,
         runtime: Arc<Runtime>,
         engine: Arc<Engine>,
+        push_keys: PushKeys,
     ) -> Self {
         PluginsFolder {
             options,
             config,
             runtime,
             engine,
+            push_keys,
             loaded: BTreeMap::new(),
             settling: BTreeMap::new(),
             handled: BTreeMap::new(),
         }
-    }
-
-    /// The provider name running from each file stem.
-    pub fn providers(&self) -> BTreeMap<String, String> {
-        self.loaded
-            .iter()
-            .map(|(file, loaded)| (stem(file), loaded.provider.clone()))
-            .collect()
     }
 
     /// Watch the folder until `shutdown` becomes true.
@@ -289,6 +286,7 @@ impl PluginsFolder {
                 return;
             }
         };
+        let push = source.push.clone();
         let started = Instant::now();
         let plugin = match self
             .runtime
@@ -335,6 +333,7 @@ impl PluginsFolder {
                 if let Err(error) = self.engine.remove(&previous.provider).await {
                     warn!("{error}");
                 }
+                self.push_keys.set(&previous.provider, None);
                 self.loaded.remove(file);
                 self.engine.add_source(plugin, source.options).await
             }
@@ -350,6 +349,7 @@ impl PluginsFolder {
                     from_cache,
                     "plugin loaded"
                 );
+                self.push_keys.set(&provider, Some(push));
                 self.loaded.insert(
                     file.to_owned(),
                     Loaded {
@@ -373,6 +373,7 @@ impl PluginsFolder {
             return;
         };
         info!(source = %loaded.provider, file = %file.display(), "plugin removed");
+        self.push_keys.set(&loaded.provider, None);
         if let Err(error) = self.engine.remove(&loaded.provider).await {
             warn!("{error}");
         }

@@ -95,11 +95,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(rescan) = args.rescan {
         folder_options.rescan = rescan.into();
     }
+    let http = config.http.clone();
     let mut folder = PluginsFolder::new(
         folder_options,
         config.clone(),
         Arc::clone(&runtime),
         Arc::clone(&engine),
+        http.push.clone(),
     );
     engine.hold_expiry(true);
     folder.scan().await;
@@ -109,10 +111,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no plugins in {}: copy source components (*.wasm) there; they load as they arrive",
             config.plugins.display()
         );
-    }
-    let mut http = config.http.clone();
-    for (stem, provider) in folder.providers() {
-        http.push.insert(provider, config.source(&stem).push);
     }
     let (folder_stop, folder_stopped) = tokio::sync::watch::channel(false);
     let folder_task = tokio::spawn(folder.run(folder_stopped));

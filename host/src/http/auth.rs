@@ -5,9 +5,10 @@
 //! signs webhooks) or its source's token, or the admin token. Every secret
 //! is compared in constant time, and none is ever logged or echoed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -55,6 +56,35 @@ pub struct PushAuth {
     pub hmac_secret: Option<Secret>,
     /// A bearer token for this source's pushes.
     pub token: Option<Secret>,
+}
+
+/// Each source's [`PushAuth`], by provider name, shared between the plugins
+/// folder (which writes it as plugins load) and the push route (which reads
+/// it for each request).
+#[derive(Debug, Clone, Default)]
+pub struct PushKeys(Arc<RwLock<BTreeMap<String, PushAuth>>>);
+
+impl PushKeys {
+    /// Set (or with `None`, forget) how `source`'s pushes authenticate.
+    pub fn set(&self, source: &str, auth: Option<PushAuth>) {
+        let mut keys = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match auth {
+            Some(auth) => keys.insert(source.to_owned(), auth),
+            None => keys.remove(source),
+        };
+    }
+
+    /// How `source`'s pushes authenticate, if it says.
+    pub fn get(&self, source: &str) -> Option<PushAuth> {
+        let keys = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.get(source).cloned()
+    }
 }
 
 /// The bearer token of a request, if it carries one.

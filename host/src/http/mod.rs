@@ -26,7 +26,6 @@ mod ops;
 mod push;
 mod query;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use utoipa::openapi::{Components, InfoBuilder, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{PushAuth, SIGNATURE_HEADER, Secret, check_exposure, sign};
+pub use auth::{PushAuth, PushKeys, SIGNATURE_HEADER, Secret, check_exposure, sign};
 pub use error::{ApiError, ErrorBody};
 
 use crate::engine::Engine;
@@ -64,7 +63,9 @@ pub struct HttpSettings {
     pub read_token: Option<Secret>,
     pub read_access: ReadAccess,
     /// Per source (provider name): how its pushed events authenticate.
-    pub push: BTreeMap<String, PushAuth>,
+    /// Shared with the plugins folder, which keeps it up to date as plugins
+    /// and their manifests come, change and go.
+    pub push: PushKeys,
     /// How long removal tombstones stay in the change log; `None` keeps
     /// them forever.
     pub tombstone_retention: Option<Duration>,
@@ -85,7 +86,7 @@ impl Default for HttpSettings {
             admin_token: None,
             read_token: None,
             read_access: ReadAccess::Open,
-            push: BTreeMap::new(),
+            push: PushKeys::default(),
             tombstone_retention: Some(Duration::from_secs(7 * 24 * 60 * 60)),
             purge_interval: Duration::from_secs(60 * 60),
             max_wait: Duration::from_secs(60),
