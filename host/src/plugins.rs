@@ -393,7 +393,16 @@ fn watch(dir: &Path, nudge: mpsc::UnboundedSender<()>) -> Option<notify::Recomme
         return None;
     }
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        // Opening and reading files is reported too (inotify's OPEN and
+        // CLOSE_NOWRITE), and a scan opens the folder: reacting to those
+        // would make every scan trigger the next, a busy loop. Of the
+        // accesses only a writer closing its file is news.
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        let news = |kind: &EventKind| match kind {
+            EventKind::Access(access) => *access == AccessKind::Close(AccessMode::Write),
+            _ => true,
+        };
+        if event.is_ok_and(|event| news(&event.kind)) {
             let _ = nudge.send(());
         }
     })
