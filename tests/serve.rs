@@ -652,3 +652,42 @@ async fn sigterm_exits_0_and_the_next_start_resumes() {
     drop(store);
     db.drop_database().await;
 }
+
+/// CPU time (user + system) the process `pid` has used, from /proc (Linux).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
+    // Fields after the command name (which is in parentheses): state is the
+    // 1st, utime the 12th and stime the 13th, in clock ticks (100 per second
+    // on Linux).
+    let after_name = stat.rsplit_once(')').expect("a stat line").1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A `weir serve` with nothing to do uses next to no CPU: no busy loop in
+/// the plugins folder's watcher or a source's task. (Once, a scan's own
+/// opening of the folder was reported as a change and triggered the next
+/// scan, spinning a core per process.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_serve_does_not_spin() {
+    let (db, url) = TestDb::sqlite();
+    let store = Store::open(&url).await.unwrap();
+    let setup = Setup::new(&url, &config());
+    let mut serve = setup.spawn();
+    serve.wait_healthy(&setup).await;
+    wait_first_cycle(&store, &setup).await;
+    // Resting now (an hour); the folder watcher and the source's task wait.
+    let before = cpu_time(serve.pid());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = cpu_time(serve.pid()) - before;
+    assert!(
+        used < Duration::from_millis(1500),
+        "an idle weir serve used {used:?} of CPU in 3 s\n{}",
+        setup.logs()
+    );
+    let status = serve.terminate().await;
+    assert!(status.success(), "{status}\n{}", setup.logs());
+    drop(store);
+    db.drop_database().await;
+}
