@@ -615,17 +615,7 @@ impl Store {
 
     /// The refs marked in `source`'s current cycle, in order.
     pub async fn marks(&self, source: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entity_ref FROM source_marks WHERE source = $1 ORDER BY entity_ref",
-        )
-        .bind(source)
-        .fetch_all(self.pool())
-        .await
-        .doing(format!("reading the marks of source `{source}`"))?;
-        rows.iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()
-            .doing("reading marks")
+        self.marks_page(source, None, i64::MAX).await
     }
 
     /// Operator action: drop the marks of `source`'s current cycle.
