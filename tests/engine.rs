@@ -1199,14 +1199,14 @@ async fn pushed_mid_cycle(ctx: Ctx) {
             .iter()
             .map(|name| format!("component:default/{name}"))
             .collect();
-        let contributions = marks
+        let contributions: Vec<_> = marks
             .iter()
             .map(|r| contribution(r.trim_start_matches("component:default/")))
             .collect();
         store
             .commit_page(
                 role,
-                contributions,
+                &contributions,
                 &[],
                 weir::store::PageProgress {
                     owner: other,

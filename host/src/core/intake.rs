@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::canonical::content_hash;
+use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
 use super::validation::validate;
 use crate::runtime::SourcedEntity;
 
@@ -57,10 +58,15 @@ pub struct PageEntity<'a> {
     pub sourced: &'a SourcedEntity,
     /// Hex SHA-256 of the entity's JSON text as the source sent it.
     pub raw_hash: String,
+    /// The ref the text names, read without building or validating the
+    /// entity; `None` when it names none. Enough to find what the source
+    /// stored under that ref, and so to recognise the same text again.
+    pub named_ref: Option<String>,
 }
 
-/// Hash each entity's text: cheap (no parsing), and enough to recognise an
-/// entity the source sent before, byte for byte.
+/// Hash each entity's text and read the ref it names: cheap (nothing is
+/// built or validated), and enough to recognise an entity the source sent
+/// before, byte for byte.
 pub fn hash_texts(entities: &[SourcedEntity]) -> Vec<PageEntity<'_>> {
     entities
         .iter()
@@ -69,8 +75,40 @@ pub fn hash_texts(entities: &[SourcedEntity]) -> Vec<PageEntity<'_>> {
             index,
             sourced,
             raw_hash: hex::encode(Sha256::digest(sourced.json())),
+            named_ref: named_ref(sourced.json()),
         })
         .collect()
+}
+
+/// The normalised ref an entity's JSON text names (`kind`,
+/// `metadata.namespace`, `metadata.name`), skipping every other field
+/// without building it. `None` when the text is not such an object; the full
+/// intake then reports why.
+fn named_ref(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        metadata: NamedMetadata<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct NamedMetadata<'a> {
+        #[serde(borrow)]
+        name: std::borrow::Cow<'a, str>,
+        #[serde(borrow, default)]
+        namespace: Option<std::borrow::Cow<'a, str>>,
+    }
+    let named: Named<'_> = serde_json::from_str(json).ok()?;
+    let namespace = named
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE);
+    EntityRef::new(&named.kind, namespace, &named.metadata.name)
+        .ok()
+        .map(|entity_ref| entity_ref.to_string())
 }
 
 /// Sort entities of a page from `source` into contributions and rejections.
@@ -94,6 +132,7 @@ fn take_one(
         index,
         sourced,
         raw_hash,
+        ..
     } = page_entity;
     // The runtime checked the text is a JSON object; this cannot fail but
     // for a bug, and then it is reported like any other bad entity.
@@ -154,6 +193,44 @@ fn out_of_scope(scope: &Scope, kind: &str, namespace: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_named_ref_is_read_from_the_text_as_the_full_intake_reads_it() {
+        for (json, expected) in [
+            (
+                r#"{"kind":"Component","metadata":{"name":"A.b_C","namespace":"Ops"},"spec":{"x":[1,{"y":2}]}}"#,
+                Some("component:ops/a.b_c"),
+            ),
+            (
+                r#"{"metadata":{"labels":{"a":"b"},"name":"a"},"kind":"API"}"#,
+                Some("api:default/a"),
+            ),
+            (
+                r#"{"kind":"API","metadata":{"name":"a","namespace":""}}"#,
+                Some("api:default/a"),
+            ),
+            (
+                r#"{"kind":"API","metadata":{"name":"a","namespace":null}}"#,
+                Some("api:default/a"),
+            ),
+            (r#"{"kind":"API","metadata":{"name":""}}"#, None),
+            (r#"{"kind":"API","metadata":{}}"#, None),
+            (r#"{"kind":1,"metadata":{"name":"a"}}"#, None),
+            (
+                r#"{"kind":"API","kind":"Group","metadata":{"name":"a"}}"#,
+                None,
+            ),
+        ] {
+            assert_eq!(named_ref(json).as_deref(), expected, "{json}");
+            let full = serde_json::from_str(json)
+                .ok()
+                .and_then(|value| EntityRef::from_entity(&value).ok())
+                .map(|entity_ref| entity_ref.to_string());
+            if let Some(named) = named_ref(json) {
+                assert_eq!(Some(named), full, "{json}");
+            }
+        }
+    }
 
     #[test]
     fn scope_limits_kinds_and_namespaces() {

@@ -3,6 +3,8 @@
 //! not parsed again; the rest are validated, scoped and hashed. Every ref
 //! the page names is a mark of the cycle (an invalid entity counts as seen).
 
+use std::collections::HashSet;
+
 use crate::core::intake::{Contribution, Rejection, Scope, hash_texts, take_in};
 use crate::runtime::SourcedEntity;
 use crate::store::{PageOutcome, SourceRole, Store, StoreError};
@@ -18,21 +20,38 @@ pub(super) struct PreparedPage {
     pub unchanged: usize,
 }
 
+/// Sort `entities` for the store. `in_flight` names the refs of a page of
+/// the same source still being committed: their stored texts may be about to
+/// change, so an entity of theirs is never taken as unchanged here (the
+/// commit compares it with what is stored by then).
 pub(super) async fn prepare_page(
     store: &Store,
     source: SourceRole<'_>,
     scope: &Scope,
     entities: &[SourcedEntity],
+    in_flight: &HashSet<&str>,
 ) -> Result<PreparedPage, StoreError> {
     let hashed = hash_texts(entities);
-    let hashes: Vec<&str> = hashed.iter().map(|e| e.raw_hash.as_str()).collect();
-    let known = store.known_texts(source, &hashes).await?;
+    let named: Vec<(&str, &str)> = hashed
+        .iter()
+        .filter_map(|e| Some((e.named_ref.as_deref()?, e.raw_hash.as_str())))
+        .filter(|(entity_ref, _)| !in_flight.contains(entity_ref))
+        .collect();
+    let known = store.known_texts(source, &named).await?;
+    let is_known: Vec<bool> = hashed
+        .iter()
+        .map(|e| {
+            e.named_ref
+                .as_deref()
+                .is_some_and(|entity_ref| known.contains(&(entity_ref, e.raw_hash.as_str())))
+        })
+        .collect();
     let mut marks = Vec::with_capacity(entities.len());
-    let mut fresh = Vec::with_capacity(entities.len() - known.len().min(entities.len()));
-    for entity in hashed {
-        match known.get(&entity.raw_hash) {
-            Some(entity_ref) => marks.push(entity_ref.clone()),
-            None => fresh.push(entity),
+    let mut fresh = Vec::with_capacity(entities.len());
+    for (entity, known) in hashed.into_iter().zip(is_known) {
+        match entity.named_ref {
+            Some(entity_ref) if known => marks.push(entity_ref),
+            _ => fresh.push(entity),
         }
     }
     let unchanged = marks.len();
@@ -55,7 +74,7 @@ pub async fn ingest_page(
     scope: &Scope,
     entities: &[SourcedEntity],
 ) -> Result<PageOutcome, StoreError> {
-    let page = prepare_page(store, source, scope, entities).await?;
+    let page = prepare_page(store, source, scope, entities, &HashSet::new()).await?;
     let mut outcome = store
         .apply_page(source, page.contributions, &page.rejected)
         .await?;

@@ -4,6 +4,7 @@
 //! a back-off, or rest after the cycle's sweep. All state is in the store,
 //! so a restarted process, or another replica, continues where it stopped.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::options::Rest;
-use super::page::prepare_page;
+use super::page::{PreparedPage, prepare_page};
 use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
@@ -77,6 +78,12 @@ impl BurstCounts {
         let entities = self.entities.load(Ordering::Relaxed);
         entities > 0 && self.rejected.load(Ordering::Relaxed) * 2 > entities
     }
+}
+
+/// A page fetched from the source and sorted for the store, or why there is none.
+enum Fetched {
+    Page(Page, PreparedPage),
+    End(BurstEnd),
 }
 
 /// How a burst ended, for the state it leaves.
@@ -214,10 +221,13 @@ impl Runner {
     }
 
     /// Ask for pages until the burst length is used up, the cycle is done,
-    /// or something fails.
+    /// or something fails. Pages are pipelined: while one page commits, the
+    /// source already produces the next and it is sorted for the store, so
+    /// the guest, the core and the database work at the same time. A page is
+    /// still committed only after the one before it.
     async fn pages(&self, status: &SourceStatus) -> BurstEnd {
         let started = Instant::now();
-        let mut cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
+        let cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
             Ok(cursor) => cursor,
             Err(error) => {
                 return BurstEnd::Failed(
@@ -241,25 +251,30 @@ impl Runner {
             bursts: 1,
             ..BurstFigures::default()
         };
+        let mut fetched = self
+            .fetch(&mut burst, cursor.as_ref(), &HashSet::new())
+            .await;
         let end = loop {
-            let page = tokio::select! {
-                page = burst.next(cursor.as_ref()) => page,
-                _ = shutdown.wait_for(|stop| *stop) => break BurstEnd::ShuttingDown,
+            let (page, prepared) = match fetched {
+                Fetched::Page(page, prepared) => (page, prepared),
+                Fetched::End(end) => break end,
             };
-            let page = match page {
-                Ok(page) => page,
-                Err(error) => break source_failure(&error),
+            figures.count(&page);
+            let more = !page.done
+                && started.elapsed() < self.current.options.burst_length
+                && !*shutdown.borrow();
+            let in_flight: HashSet<&str> = prepared.marks.iter().map(String::as_str).collect();
+            let commit = self.commit(status, &page, &prepared);
+            let committed;
+            (committed, fetched) = if more {
+                tokio::join!(
+                    commit,
+                    self.fetch(&mut burst, page.cursor.as_ref(), &in_flight)
+                )
+            } else {
+                (commit.await, Fetched::End(BurstEnd::Paused))
             };
-            figures.pages += 1;
-            figures.entities += page.entities.len() as u64;
-            figures.page_bytes += page
-                .entities
-                .iter()
-                .map(|entity| entity.json().len() as u64)
-                .sum::<u64>();
-            let done = page.done;
-            let next_cursor = page.cursor.clone();
-            match self.commit(status, &page).await {
+            match committed {
                 Ok(()) => {}
                 Err(StoreError::Fenced { .. }) => {
                     info!("the cycle was cancelled or taken over; the burst stops");
@@ -267,12 +282,8 @@ impl Runner {
                 }
                 Err(error) => break BurstEnd::Failed(error.to_string(), Retry::WithBackOff),
             }
-            if done {
+            if page.done {
                 break BurstEnd::CycleDone;
-            }
-            cursor = next_cursor;
-            if started.elapsed() >= self.current.options.burst_length || *shutdown.borrow() {
-                break BurstEnd::Paused;
             }
         };
         let (end, calls) = close(burst, end).await;
@@ -285,17 +296,48 @@ impl Runner {
         end
     }
 
-    /// Commit `page` with its cursor and marks; the cycle's last page also
-    /// sweeps and starts the rest.
-    async fn commit(&self, status: &SourceStatus, page: &Page) -> Result<(), StoreError> {
-        let store = &self.context.store;
-        let role = SourceRole {
+    /// The next page from the source, sorted for the store; `in_flight` are
+    /// the refs of the page committing meanwhile.
+    async fn fetch(
+        &self,
+        burst: &mut Burst,
+        cursor: Option<&Cursor>,
+        in_flight: &HashSet<&str>,
+    ) -> Fetched {
+        let mut shutdown = self.context.shutdown.clone();
+        let page = tokio::select! {
+            page = burst.next(cursor) => page,
+            _ = shutdown.wait_for(|stop| *stop) => return Fetched::End(BurstEnd::ShuttingDown),
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(error) => return Fetched::End(source_failure(&error)),
+        };
+        let role = self.role();
+        let scope = &self.current.options.scope;
+        match prepare_page(&self.context.store, role, scope, &page.entities, in_flight).await {
+            Ok(prepared) => Fetched::Page(page, prepared),
+            Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::WithBackOff)),
+        }
+    }
+
+    fn role(&self) -> SourceRole<'_> {
+        SourceRole {
             name: &self.name,
             priority: self.current.options.priority,
             owner_rule: self.current.options.owner_rule,
-        };
-        let prepared =
-            prepare_page(store, role, &self.current.options.scope, &page.entities).await?;
+        }
+    }
+
+    /// Commit `page` with its cursor and marks; the cycle's last page also
+    /// sweeps and starts the rest.
+    async fn commit(
+        &self,
+        status: &SourceStatus,
+        page: &Page,
+        prepared: &PreparedPage,
+    ) -> Result<(), StoreError> {
+        let store = &self.context.store;
         for rejection in &prepared.rejected {
             debug!("rejected: {}", rejection.reason);
         }
@@ -315,7 +357,12 @@ impl Runner {
             last: page.done.then(|| (guards, self.rest_until(now))),
         };
         let (outcome, sweep) = store
-            .commit_page(role, prepared.contributions, &prepared.rejected, progress)
+            .commit_page(
+                self.role(),
+                &prepared.contributions,
+                &prepared.rejected,
+                progress,
+            )
             .await?;
         self.burst_counts.add(
             page.entities.len(),

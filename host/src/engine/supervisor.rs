@@ -4,7 +4,7 @@
 //! expires the entities of sources no replica runs any more, and shuts
 //! everything down cleanly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -485,7 +485,14 @@ impl Engine {
             priority: source.options.priority,
             owner_rule: source.options.owner_rule,
         };
-        let page = prepare_page(&self.store, role, &source.options.scope, &pushed.upserts).await?;
+        let page = prepare_page(
+            &self.store,
+            role,
+            &source.options.scope,
+            &pushed.upserts,
+            &HashSet::new(),
+        )
+        .await?;
         let mut rejected = page.rejected;
         let mut removals = Vec::with_capacity(pushed.removals.len());
         for text in &pushed.removals {

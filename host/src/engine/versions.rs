@@ -64,6 +64,19 @@ pub struct BurstFigures {
     pub peak_memory_bytes: u64,
 }
 
+impl BurstFigures {
+    /// Count a page the source returned.
+    pub(super) fn count(&mut self, page: &crate::runtime::Page) {
+        self.pages += 1;
+        self.entities += page.entities.len() as u64;
+        self.page_bytes += page
+            .entities
+            .iter()
+            .map(|entity| entity.json().len() as u64)
+            .sum::<u64>();
+    }
+}
+
 /// A source's versions, shared by the engine and the source's runner.
 pub(super) struct Slot {
     state: Mutex<SlotState>,

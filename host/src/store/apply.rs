@@ -78,7 +78,7 @@ impl Store {
         invalid: &[Rejection],
     ) -> Result<PageOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let outcome = apply_in(&mut tx, source, contributions, invalid).await?;
+        let outcome = apply_in(&mut tx, source, &contributions, invalid).await?;
         tx.commit()
             .await
             .doing(format!("committing a page of source `{}`", source.name))?;
@@ -87,32 +87,36 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Which of `raw_hashes` (hashes of entity texts) `source` already has
-    /// stored, valid, exactly as sent and at its current priority: those
-    /// entities are unchanged. Maps each known hash to its entity's ref.
-    pub async fn known_texts(
+    /// Which of `named` (the ref an entity's text names, and the hash of
+    /// that text) `source` already has stored, valid, from exactly that text
+    /// and at its current priority: those entities are unchanged. Looked up
+    /// by ref, so no index on the hashes is needed: an index of random
+    /// hashes would take a write to a random B-tree page for every stored
+    /// entity, the biggest cost of a first ingest.
+    pub async fn known_texts<'a>(
         &self,
         source: SourceRole<'_>,
-        raw_hashes: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
+        named: &[(&'a str, &'a str)],
+    ) -> Result<HashSet<(&'a str, &'a str)>, StoreError> {
         // One row of `hash ref` lines rather than a row per entity: SQLite
         // hands rows over from its worker thread one at a time, and for a
         // page of unchanged entities that hand-over was most of the cost.
-        // Hashes are hex and refs have no whitespace, so the lines split cleanly.
+        // Hashes are hex, so each line splits at its first space.
         let aggregate = match self.backend {
             Backend::Sqlite => "group_concat(raw_hash || ' ' || entity_ref, char(10))",
             Backend::Postgres => "string_agg(raw_hash || ' ' || entity_ref, E'\\n')",
         };
         let sql = format!(
             "SELECT {aggregate} FROM source_entities \
-             WHERE source = $1 AND error IS NULL AND priority = {} AND raw_hash IN ({{keys}})",
+             WHERE source = $1 AND error IS NULL AND priority = {} AND entity_ref IN ({{keys}})",
             source.priority
         );
         let source = source.name;
-        let mut known = HashMap::new();
+        let mut stored = HashMap::new();
         let mut connection = self.pool().acquire().await.doing("connecting")?;
-        for batch in raw_hashes.chunks(BATCH_ROWS) {
-            let rows = fetch_with_keys(&mut connection, &sql, Some(source), batch.iter().copied())
+        for batch in named.chunks(BATCH_ROWS) {
+            let refs = batch.iter().map(|(entity_ref, _)| *entity_ref);
+            let rows = fetch_with_keys(&mut connection, &sql, Some(source), refs)
                 .await
                 .doing(format!(
                     "looking up unchanged entities of source `{source}`"
@@ -121,12 +125,18 @@ impl Store {
                 let lines: Option<String> = row.try_get(0).doing("reading stored hashes")?;
                 for line in lines.as_deref().unwrap_or_default().lines() {
                     if let Some((hash, entity_ref)) = line.split_once(' ') {
-                        known.insert(hash.to_owned(), entity_ref.to_owned());
+                        stored.insert(entity_ref.to_owned(), hash.to_owned());
                     }
                 }
             }
         }
-        Ok(known)
+        Ok(named
+            .iter()
+            .copied()
+            .filter(|(entity_ref, hash)| {
+                stored.get(*entity_ref).is_some_and(|stored| stored == hash)
+            })
+            .collect())
     }
 
     /// Remove `source`'s contributions to `refs` and re-merge them: an entity
@@ -151,7 +161,7 @@ impl Store {
 pub(super) async fn apply_in(
     tx: &mut Transaction<'static, Any>,
     source: SourceRole<'_>,
-    contributions: Vec<Contribution>,
+    contributions: &[Contribution],
     invalid: &[Rejection],
 ) -> Result<PageOutcome, StoreError> {
     let mut outcome = PageOutcome::default();
@@ -176,7 +186,7 @@ pub(super) async fn apply_in(
             } else if existing.get(&contribution.entity_ref) == Some(&contribution.hash) {
                 outcome.unchanged += 1;
             } else {
-                pending.push(contribution);
+                pending.push(*contribution);
             }
         }
     }
@@ -258,12 +268,12 @@ async fn queue_behind_writers(tx: &mut Transaction<'static, Any>) -> Result<(), 
 
 /// A page may name a ref twice; the later one wins, as it would have had the
 /// two come in separate pages.
-fn last_of_each_ref(contributions: Vec<Contribution>) -> Vec<Contribution> {
+fn last_of_each_ref(contributions: &[Contribution]) -> Vec<&Contribution> {
     let mut seen = HashSet::new();
-    let mut kept: Vec<Contribution> = contributions
-        .into_iter()
+    let mut kept: Vec<&Contribution> = contributions
+        .iter()
         .rev()
-        .filter(|c| seen.insert(c.entity_ref.clone()))
+        .filter(|c| seen.insert(c.entity_ref.as_str()))
         .collect();
     kept.reverse();
     kept
@@ -274,7 +284,7 @@ fn last_of_each_ref(contributions: Vec<Contribution>) -> Vec<Contribution> {
 async fn stored_hashes(
     tx: &mut Transaction<'static, Any>,
     source: SourceRole<'_>,
-    batch: &[Contribution],
+    batch: &[&Contribution],
 ) -> Result<HashMap<String, String>, StoreError> {
     let sql = format!(
         "SELECT entity_ref, hash FROM source_entities \
@@ -299,7 +309,7 @@ async fn stored_hashes(
 async fn other_owners(
     tx: &mut Transaction<'static, Any>,
     source: &str,
-    batch: &[Contribution],
+    batch: &[&Contribution],
 ) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError> {
     let rows = fetch_with_keys(
         tx,
@@ -763,7 +773,8 @@ mod tests {
             location_key: None,
             plugin_build: String::new(),
         };
-        let kept = last_of_each_ref(vec![c("a", "1"), c("b", "1"), c("a", "2")]);
+        let page = [c("a", "1"), c("b", "1"), c("a", "2")];
+        let kept = last_of_each_ref(&page);
         let kept: Vec<_> = kept
             .iter()
             .map(|c| (c.entity_ref.as_str(), c.hash.as_str()))

@@ -86,6 +86,11 @@ const ANALYZE_EVERY_ROWS: u64 = 20_000;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run. On SQLite one connection, so its page
+    /// cache stays warm from one page to the next (SQLite drops a
+    /// connection's cache whenever another connection wrote); on PostgreSQL
+    /// the shared pool.
+    writer: AnyPool,
     backend: Backend,
     /// Rows written since the planner's statistics were last refreshed.
     unanalyzed_rows: Arc<AtomicU64>,
@@ -133,26 +138,16 @@ impl Store {
             url: url.clone(),
             error,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+        let pool = pool_options(
+            backend,
+            match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
-            })
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    let settings = match backend {
-                        Backend::Sqlite => SQLITE_PRAGMAS,
-                        Backend::Postgres => POSTGRES_SETTINGS,
-                    };
-                    for setting in settings {
-                        connection.execute(*setting).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(open_error)?;
+            },
+        )
+        .connect(&url)
+        .await
+        .map_err(open_error)?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -164,14 +159,45 @@ impl Store {
                 url: url.clone(),
                 error,
             })?;
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect(&url)
+                .await
+                .map_err(open_error)?,
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Store {
             pool,
+            writer,
             backend,
             unanalyzed_rows: Arc::new(AtomicU64::new(0)),
             commits: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
+}
 
+/// A pool of up to `connections`, each set up for `backend`.
+fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                let settings = match backend {
+                    Backend::Sqlite => SQLITE_PRAGMAS,
+                    Backend::Postgres => POSTGRES_SETTINGS,
+                };
+                for setting in settings {
+                    connection.execute(*setting).await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+impl Store {
     /// Changes after every commit of this process that may have written
     /// events (other processes' commits are not seen here).
     pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -218,7 +244,7 @@ impl Store {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        self.pool
+        self.writer
             .begin_with(statement)
             .await
             .doing("starting a write transaction")

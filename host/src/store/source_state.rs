@@ -329,7 +329,7 @@ impl Store {
     pub async fn commit_page(
         &self,
         role: SourceRole<'_>,
-        contributions: Vec<Contribution>,
+        contributions: &[Contribution],
         invalid: &[Rejection],
         progress: PageProgress<'_>,
     ) -> Result<(PageOutcome, Option<SweepOutcome>), StoreError> {
@@ -409,7 +409,7 @@ impl Store {
     ) -> Result<(PageOutcome, RemovalOutcome), StoreError> {
         let source = role.name;
         let mut tx = self.begin_write().await?;
-        let outcome = apply_in(&mut tx, role, contributions, invalid).await?;
+        let outcome = apply_in(&mut tx, role, &contributions, invalid).await?;
         mark_in(&mut tx, source, marks).await?;
         let removal = remove_in(&mut tx, source, removals).await?;
         tx.commit()
