@@ -430,7 +430,7 @@ async fn real_plugin_pages(store: &Store) {
                         store,
                         source("synthetic", 1),
                         &Scope::default(),
-                        &page.entities,
+                        page.entities.clone(),
                     )
                     .await
                     .unwrap(),
@@ -487,7 +487,7 @@ async fn ingest_cycle(
     let mut cursor = None;
     loop {
         let page = burst.next(cursor.as_ref()).await.unwrap();
-        let outcome = weir::engine::ingest_page(store, role, scope, &page.entities)
+        let outcome = weir::engine::ingest_page(store, role, scope, page.entities.clone())
             .await
             .unwrap();
         total.absorb(outcome);

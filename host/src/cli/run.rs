@@ -106,8 +106,8 @@ async fn run_cycle(
                             priority: args.priority,
                             owner_rule: false,
                         };
-                        let outcome =
-                            ingest_page(store, role, &Scope::default(), &page.entities).await?;
+                        let entities = page.entities.clone();
+                        let outcome = ingest_page(store, role, &Scope::default(), entities).await?;
                         add_outcome(
                             progress.stored.get_or_insert_with(Default::default),
                             outcome,

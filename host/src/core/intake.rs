@@ -53,9 +53,9 @@ pub struct Intake {
 
 /// An entity of a page, with its position and the hash of its exact text.
 #[derive(Debug)]
-pub struct PageEntity<'a> {
+pub struct PageEntity {
     pub index: usize,
-    pub sourced: &'a SourcedEntity,
+    pub sourced: SourcedEntity,
     /// Hex SHA-256 of the entity's JSON text as the source sent it.
     pub raw_hash: String,
     /// The ref the text names, read without building or validating the
@@ -67,15 +67,15 @@ pub struct PageEntity<'a> {
 /// Hash each entity's text and read the ref it names: cheap (nothing is
 /// built or validated), and enough to recognise an entity the source sent
 /// before, byte for byte.
-pub fn hash_texts(entities: &[SourcedEntity]) -> Vec<PageEntity<'_>> {
+pub fn hash_texts(entities: Vec<SourcedEntity>) -> Vec<PageEntity> {
     entities
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(index, sourced)| PageEntity {
             index,
-            sourced,
             raw_hash: hex::encode(Sha256::digest(sourced.json())),
             named_ref: named_ref(sourced.json()),
+            sourced,
         })
         .collect()
 }
@@ -112,7 +112,7 @@ fn named_ref(json: &str) -> Option<String> {
 }
 
 /// Sort entities of a page from `source` into contributions and rejections.
-pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity<'_>>) -> Intake {
+pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity>) -> Intake {
     let mut intake = Intake::default();
     for entity in entities {
         match take_one(source, scope, entity) {
@@ -126,7 +126,7 @@ pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity<'_>>) -> In
 fn take_one(
     source: &str,
     scope: &Scope,
-    page_entity: PageEntity<'_>,
+    page_entity: PageEntity,
 ) -> Result<Contribution, Rejection> {
     let PageEntity {
         index,
@@ -167,10 +167,10 @@ fn take_one(
         entity_ref: entity_ref.to_string(),
         hash: content_hash(&entity).to_hex(),
         entity,
-        body: sourced.json().to_owned(),
-        raw_hash,
         location_key: sourced.location_key().map(ToOwned::to_owned),
         plugin_build: sourced.build().sha256().to_owned(),
+        body: sourced.into_json(),
+        raw_hash,
     })
 }
 

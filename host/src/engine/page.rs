@@ -2,6 +2,8 @@
 //! text the source already sent byte for byte are recognised by its hash and
 //! not parsed again; the rest are validated, scoped and hashed. Every ref
 //! the page names is a mark of the cycle (an invalid entity counts as seen).
+//! The hashing, parsing and validation run on blocking threads, so the async
+//! threads stay free for the guest and the database meanwhile.
 
 use std::collections::HashSet;
 
@@ -18,6 +20,8 @@ pub(super) struct PreparedPage {
     pub marks: Vec<String>,
     /// Entities recognised as unchanged without parsing.
     pub unchanged: usize,
+    /// Entities the page carried.
+    pub entities: usize,
 }
 
 /// Sort `entities` for the store. `in_flight` names the refs of a page of
@@ -28,10 +32,11 @@ pub(super) async fn prepare_page(
     store: &Store,
     source: SourceRole<'_>,
     scope: &Scope,
-    entities: &[SourcedEntity],
+    entities: Vec<SourcedEntity>,
     in_flight: &HashSet<&str>,
 ) -> Result<PreparedPage, StoreError> {
-    let hashed = hash_texts(entities);
+    let count = entities.len();
+    let hashed = off_async(move || hash_texts(entities)).await;
     let named: Vec<(&str, &str)> = hashed
         .iter()
         .filter_map(|e| Some((e.named_ref.as_deref()?, e.raw_hash.as_str())))
@@ -46,8 +51,8 @@ pub(super) async fn prepare_page(
                 .is_some_and(|entity_ref| known.contains(&(entity_ref, e.raw_hash.as_str())))
         })
         .collect();
-    let mut marks = Vec::with_capacity(entities.len());
-    let mut fresh = Vec::with_capacity(entities.len());
+    let mut marks = Vec::with_capacity(hashed.len());
+    let mut fresh = Vec::with_capacity(hashed.len());
     for (entity, known) in hashed.into_iter().zip(is_known) {
         match entity.named_ref {
             Some(entity_ref) if known => marks.push(entity_ref),
@@ -55,7 +60,17 @@ pub(super) async fn prepare_page(
         }
     }
     let unchanged = marks.len();
-    let intake = take_in(source.name, scope, fresh);
+    if fresh.is_empty() {
+        return Ok(PreparedPage {
+            contributions: Vec::new(),
+            rejected: Vec::new(),
+            marks,
+            unchanged,
+            entities: count,
+        });
+    }
+    let (name, scope) = (source.name.to_owned(), scope.clone());
+    let intake = off_async(move || take_in(&name, &scope, fresh)).await;
     marks.extend(intake.contributions.iter().map(|c| c.entity_ref.clone()));
     marks.extend(intake.rejected.iter().filter_map(|r| r.entity_ref.clone()));
     Ok(PreparedPage {
@@ -63,7 +78,21 @@ pub(super) async fn prepare_page(
         rejected: intake.rejected,
         marks,
         unchanged,
+        entities: count,
     })
+}
+
+/// Run CPU-bound work on a blocking thread. A panic there is a bug, and is
+/// raised again here as if the work had run in place.
+async fn off_async<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels blocking work.
+            Err(error) => panic!("the page's intake was cancelled: {error}"),
+        },
+    }
 }
 
 /// Apply one page from `source` outside any cycle (as `weir run` does): the
@@ -72,7 +101,7 @@ pub async fn ingest_page(
     store: &Store,
     source: SourceRole<'_>,
     scope: &Scope,
-    entities: &[SourcedEntity],
+    entities: Vec<SourcedEntity>,
 ) -> Result<PageOutcome, StoreError> {
     let page = prepare_page(store, source, scope, entities, &HashSet::new()).await?;
     let mut outcome = store

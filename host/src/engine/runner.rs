@@ -252,14 +252,13 @@ impl Runner {
             ..BurstFigures::default()
         };
         let mut fetched = self
-            .fetch(&mut burst, cursor.as_ref(), &HashSet::new())
+            .fetch(&mut burst, cursor.as_ref(), &HashSet::new(), &mut figures)
             .await;
         let end = loop {
             let (page, prepared) = match fetched {
                 Fetched::Page(page, prepared) => (page, prepared),
                 Fetched::End(end) => break end,
             };
-            figures.count(&page);
             let more = !page.done
                 && started.elapsed() < self.current.options.burst_length
                 && !*shutdown.borrow();
@@ -269,7 +268,7 @@ impl Runner {
             (committed, fetched) = if more {
                 tokio::join!(
                     commit,
-                    self.fetch(&mut burst, page.cursor.as_ref(), &in_flight)
+                    self.fetch(&mut burst, page.cursor.as_ref(), &in_flight, &mut figures)
                 )
             } else {
                 (commit.await, Fetched::End(BurstEnd::Paused))
@@ -303,19 +302,22 @@ impl Runner {
         burst: &mut Burst,
         cursor: Option<&Cursor>,
         in_flight: &HashSet<&str>,
+        figures: &mut BurstFigures,
     ) -> Fetched {
         let mut shutdown = self.context.shutdown.clone();
         let page = tokio::select! {
             page = burst.next(cursor) => page,
             _ = shutdown.wait_for(|stop| *stop) => return Fetched::End(BurstEnd::ShuttingDown),
         };
-        let page = match page {
+        let mut page = match page {
             Ok(page) => page,
             Err(error) => return Fetched::End(source_failure(&error)),
         };
+        figures.count(&page);
+        let entities = std::mem::take(&mut page.entities);
         let role = self.role();
         let scope = &self.current.options.scope;
-        match prepare_page(&self.context.store, role, scope, &page.entities, in_flight).await {
+        match prepare_page(&self.context.store, role, scope, entities, in_flight).await {
             Ok(prepared) => Fetched::Page(page, prepared),
             Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::WithBackOff)),
         }
@@ -351,7 +353,7 @@ impl Runner {
             cycle: status.cycle,
             cursor: page.cursor.as_ref().map(Cursor::as_str),
             marks: &prepared.marks,
-            entities: page.entities.len(),
+            entities: prepared.entities,
             lease_until_ms: now + millis(self.lease_length()),
             now_ms: now,
             last: page.done.then(|| (guards, self.rest_until(now))),
@@ -365,14 +367,14 @@ impl Runner {
             )
             .await?;
         self.burst_counts.add(
-            page.entities.len(),
+            prepared.entities,
             prepared.rejected.len() + outcome.rejected.len(),
         );
         for rejection in &outcome.rejected {
             debug!("rejected: {}", rejection.reason);
         }
         debug!(
-            entities = page.entities.len(),
+            entities = prepared.entities,
             unchanged = prepared.unchanged + outcome.unchanged,
             added = outcome.added,
             updated = outcome.updated,

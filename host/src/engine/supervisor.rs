@@ -489,7 +489,7 @@ impl Engine {
             &self.store,
             role,
             &source.options.scope,
-            &pushed.upserts,
+            pushed.upserts,
             &HashSet::new(),
         )
         .await?;

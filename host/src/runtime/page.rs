@@ -42,6 +42,11 @@ impl SourcedEntity {
     pub fn build(&self) -> &PluginBuild {
         &self.build
     }
+
+    /// The JSON text, taken without copying it.
+    pub fn into_json(self) -> String {
+        self.json
+    }
 }
 
 /// A source's cursor: JSON text, opaque to the host.

@@ -121,9 +121,10 @@ async fn ingest(store: &Store, plugin: &Plugin, source: SourceRole<'_>) -> anyho
     let mut burst = plugin.open_burst().await?;
     let mut cursor = None;
     loop {
-        let page = burst.next(cursor.as_ref()).await?;
+        let mut page = burst.next(cursor.as_ref()).await?;
         let applying = Instant::now();
-        let outcome = ingest_page(store, source, &Scope::default(), &page.entities).await?;
+        let entities = std::mem::take(&mut page.entities);
+        let outcome = ingest_page(store, source, &Scope::default(), entities).await?;
         anyhow::ensure!(
             outcome.rejected.is_empty(),
             "rejected: {:?}",
