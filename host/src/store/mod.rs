@@ -106,8 +106,12 @@ pub struct Store {
 /// keeps most B-tree lookups off the system-call path while memory stays
 /// bounded however large the catalog grows (4 connections: at most 128 MiB;
 /// memory-mapped reads were faster still but count the whole file as
-/// resident memory).
+/// resident memory). Pages of 16 KiB rather than 4 KiB suit rows of 1 KB
+/// bodies: fewer B-tree levels and page reads and writes per entity (a first
+/// ingest ran about a fifth faster); the size applies when the file is
+/// created, before WAL mode is set.
 const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA page_size = 16384",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 30000",
