@@ -3,7 +3,7 @@
 //! plain functions: each regular expression there is spelled out in the doc
 //! comment of the function that implements it.
 
-use super::{FieldPath, Report, quoted};
+use super::{At, Report, quoted};
 
 /// A named string format and the rule shown when a value breaks it.
 pub(super) struct Format {
@@ -14,7 +14,7 @@ pub(super) struct Format {
 
 impl Format {
     /// Reports `text` at `at` unless it has this format.
-    pub(super) fn check(&self, text: &str, at: &FieldPath, report: &mut Report) {
+    pub(super) fn check(&self, text: &str, at: &impl At, report: &mut Report) {
         if !(self.test)(text) {
             report.add(
                 at,
@@ -181,6 +181,7 @@ pub(super) fn is_url(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::FieldPath;
     use super::*;
 
     fn accepts(test: fn(&str) -> bool, good: &[&str], bad: &[&str]) {

@@ -8,12 +8,12 @@ use super::formats::{
     ANNOTATION_KEY, LABEL_KEY, LABEL_VALUE, NAME, NAMESPACE, TAG, is_blank, is_url,
 };
 use super::{
-    FieldPath, Report, expect_array, expect_object, expect_string, expect_text, quoted, required,
+    At, FieldPath, Report, expect_array, expect_object, expect_string, expect_text, quoted,
+    required,
 };
 
 pub(super) fn check(metadata: Option<&Value>, report: &mut Report) {
-    let root = FieldPath::root();
-    let at = root.key("metadata");
+    let at = FieldPath::root().key("metadata");
     let Some(metadata) = metadata else {
         report.add(&at, "is required");
         return;
@@ -24,29 +24,29 @@ pub(super) fn check(metadata: Option<&Value>, report: &mut Report) {
     check_identity(metadata, &at, report);
     check_texts(metadata, &at, report);
     if let Some(labels) = metadata.get("labels") {
-        check_labels(labels, &at.key("labels"), report);
+        check_labels(labels, &|| at.key("labels"), report);
     }
     if let Some(annotations) = metadata.get("annotations") {
-        check_annotations(annotations, &at.key("annotations"), report);
+        check_annotations(annotations, &|| at.key("annotations"), report);
     }
     if let Some(tags) = metadata.get("tags") {
-        check_tags(tags, &at.key("tags"), report);
+        check_tags(tags, &|| at.key("tags"), report);
     }
     if let Some(links) = metadata.get("links") {
-        check_links(links, &at.key("links"), report);
+        check_links(links, &|| at.key("links"), report);
     }
 }
 
 /// `name` is required; `namespace` may be left out (it is then `default`).
 fn check_identity(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
     if let Some(name) = required(metadata, "name", at, report) {
-        let at = at.key("name");
+        let at = || at.key("name");
         if let Some(name) = expect_text(name, &at, report) {
             NAME.check(name, &at, report);
         }
     }
     if let Some(namespace) = metadata.get("namespace") {
-        let at = at.key("namespace");
+        let at = || at.key("namespace");
         if let Some(namespace) = expect_text(namespace, &at, report) {
             NAMESPACE.check(namespace, &at, report);
         }
@@ -57,21 +57,21 @@ fn check_identity(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Re
 fn check_texts(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
     for key in ["uid", "etag", "title"] {
         if let Some(value) = metadata.get(key) {
-            expect_text(value, &at.key(key), report);
+            expect_text(value, &|| at.key(key), report);
         }
     }
     if let Some(description) = metadata.get("description") {
-        expect_string(description, &at.key("description"), report);
+        expect_string(description, &|| at.key("description"), report);
     }
 }
 
 /// Keys are `[prefix/]name`; values are strings that are empty or names.
-fn check_labels(labels: &Value, at: &FieldPath, report: &mut Report) {
+fn check_labels(labels: &Value, at: &impl At, report: &mut Report) {
     let Some(labels) = expect_object(labels, at, report) else {
         return;
     };
     for (key, value) in labels {
-        let at = at.key(key);
+        let at = || at.path().key(key);
         LABEL_KEY.check(key, &at, report);
         if let Some(value) = expect_string(value, &at, report) {
             LABEL_VALUE.check(value, &at, report);
@@ -80,21 +80,21 @@ fn check_labels(labels: &Value, at: &FieldPath, report: &mut Report) {
 }
 
 /// Keys are `[prefix/]name`; values are any strings.
-fn check_annotations(annotations: &Value, at: &FieldPath, report: &mut Report) {
+fn check_annotations(annotations: &Value, at: &impl At, report: &mut Report) {
     let Some(annotations) = expect_object(annotations, at, report) else {
         return;
     };
     for (key, value) in annotations {
-        let at = at.key(key);
+        let at = || at.path().key(key);
         ANNOTATION_KEY.check(key, &at, report);
         expect_string(value, &at, report);
     }
 }
 
-fn check_tags(tags: &Value, at: &FieldPath, report: &mut Report) {
+fn check_tags(tags: &Value, at: &impl At, report: &mut Report) {
     let tags = expect_array(tags, at, report).unwrap_or_default();
     for (index, tag) in tags.iter().enumerate() {
-        let at = at.index(index);
+        let at = || at.path().index(index);
         if let Some(tag) = expect_text(tag, &at, report) {
             TAG.check(tag, &at, report);
         }
@@ -103,19 +103,19 @@ fn check_tags(tags: &Value, at: &FieldPath, report: &mut Report) {
 
 /// Each link has a `url` that parses; `title` and `icon` are not blank,
 /// `type` is not empty.
-fn check_links(links: &Value, at: &FieldPath, report: &mut Report) {
+fn check_links(links: &Value, at: &impl At, report: &mut Report) {
     let links = expect_array(links, at, report).unwrap_or_default();
     for (index, link) in links.iter().enumerate() {
-        let at = at.index(index);
+        let at = || at.path().index(index);
         if let Some(link) = expect_object(link, &at, report) {
             check_link(link, &at, report);
         }
     }
 }
 
-fn check_link(link: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_link(link: &Map<String, Value>, at: &impl At, report: &mut Report) {
     if let Some(url) = required(link, "url", at, report) {
-        let at = at.key("url");
+        let at = || at.path().key("url");
         if let Some(url) = expect_text(url, &at, report).filter(|url| !is_url(url)) {
             report.add(&at, format!("{} is not a valid URL", quoted(url)));
         }
@@ -124,13 +124,13 @@ fn check_link(link: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
         let Some(value) = link.get(key) else {
             continue;
         };
-        let at = at.key(key);
+        let at = || at.path().key(key);
         if expect_text(value, &at, report).is_some_and(is_blank) {
             report.add(&at, "must not be blank");
         }
     }
     if let Some(value) = link.get("type") {
-        expect_text(value, &at.key("type"), report);
+        expect_text(value, &|| at.path().key("type"), report);
     }
 }
 

@@ -185,6 +185,25 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// Where a value is checked: a path, or a way to make one. Checks of fields
+/// that are almost always valid (every label, annotation and tag) take a
+/// closure, so the path is built only when there is a problem to report.
+trait At {
+    fn path(&self) -> FieldPath;
+}
+
+impl At for FieldPath {
+    fn path(&self) -> FieldPath {
+        self.clone()
+    }
+}
+
+impl<F: Fn() -> FieldPath> At for F {
+    fn path(&self) -> FieldPath {
+        self()
+    }
+}
+
 /// The problems found so far.
 #[derive(Debug, Default)]
 struct Report {
@@ -192,9 +211,9 @@ struct Report {
 }
 
 impl Report {
-    fn add(&mut self, at: &FieldPath, message: impl Into<String>) {
+    fn add(&mut self, at: &impl At, message: impl Into<String>) {
         self.problems.push(Problem {
-            field: at.clone(),
+            field: at.path(),
             message: message.into(),
         });
     }
@@ -230,17 +249,17 @@ fn quoted(text: &str) -> String {
 fn required<'a>(
     map: &'a Map<String, Value>,
     key: &str,
-    at: &FieldPath,
+    at: &impl At,
     report: &mut Report,
 ) -> Option<&'a Value> {
     let value = map.get(key);
     if value.is_none() {
-        report.add(&at.key(key), "is required");
+        report.add(&|| at.path().key(key), "is required");
     }
     value
 }
 
-fn expect_string<'a>(value: &'a Value, at: &FieldPath, report: &mut Report) -> Option<&'a str> {
+fn expect_string<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a str> {
     let text = value.as_str();
     if text.is_none() {
         report.add(at, format!("must be a string, found {}", type_name(value)));
@@ -249,7 +268,7 @@ fn expect_string<'a>(value: &'a Value, at: &FieldPath, report: &mut Report) -> O
 }
 
 /// A string of at least one character (`minLength: 1` in the schemas).
-fn expect_text<'a>(value: &'a Value, at: &FieldPath, report: &mut Report) -> Option<&'a str> {
+fn expect_text<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a str> {
     let text = expect_string(value, at, report)?;
     if text.is_empty() {
         report.add(at, "must not be empty");
@@ -260,7 +279,7 @@ fn expect_text<'a>(value: &'a Value, at: &FieldPath, report: &mut Report) -> Opt
 
 fn expect_object<'a>(
     value: &'a Value,
-    at: &FieldPath,
+    at: &impl At,
     report: &mut Report,
 ) -> Option<&'a Map<String, Value>> {
     let object = value.as_object();
@@ -270,7 +289,7 @@ fn expect_object<'a>(
     object
 }
 
-fn expect_array<'a>(value: &'a Value, at: &FieldPath, report: &mut Report) -> Option<&'a [Value]> {
+fn expect_array<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a [Value]> {
     let array = value.as_array();
     if array.is_none() {
         report.add(at, format!("must be an array, found {}", type_name(value)));
