@@ -111,3 +111,59 @@ pub async fn ingest_page(
     outcome.rejected.extend(page.rejected);
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(description: &str) -> SourcedEntity {
+        SourcedEntity::for_test(&format!(
+            r#"{{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{{"name":"a","description":"{description}"}},"spec":{{"type":"service","lifecycle":"production","owner":"team"}}}}"#
+        ))
+    }
+
+    const SOURCE: SourceRole<'static> = SourceRole {
+        name: "source",
+        priority: 1,
+        owner_rule: false,
+    };
+
+    /// Pages are pipelined: the next one is sorted while the one before it
+    /// commits. An entity of the committing page may be about to change, so
+    /// the next page's copy of it is never taken as unchanged on the strength
+    /// of what was stored before; the commit decides.
+    #[tokio::test]
+    async fn an_entity_of_a_page_still_committing_is_not_taken_as_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
+            .await
+            .unwrap();
+        let scope = Scope::default();
+        ingest_page(&store, SOURCE, &scope, vec![component("one")])
+            .await
+            .unwrap();
+        let none = HashSet::new();
+        let again = prepare_page(&store, SOURCE, &scope, vec![component("one")], &none)
+            .await
+            .unwrap();
+        assert_eq!((again.unchanged, again.contributions.len()), (1, 0));
+
+        // Page N changes the entity to "two" while page N+1, sorted meanwhile,
+        // sends "one" again: the catalog must end with "one".
+        let in_flight = HashSet::from(["component:default/a"]);
+        let next = prepare_page(&store, SOURCE, &scope, vec![component("one")], &in_flight)
+            .await
+            .unwrap();
+        assert_eq!((next.unchanged, next.contributions.len()), (0, 1));
+        assert_eq!(next.marks, ["component:default/a"]);
+        ingest_page(&store, SOURCE, &scope, vec![component("two")])
+            .await
+            .unwrap();
+        store
+            .apply_page(SOURCE, next.contributions, &next.rejected)
+            .await
+            .unwrap();
+        let stored = store.entity("component:default/a").await.unwrap().unwrap();
+        assert_eq!(stored.entity["metadata"]["description"], "one");
+    }
+}

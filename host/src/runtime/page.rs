@@ -47,6 +47,16 @@ impl SourcedEntity {
     pub fn into_json(self) -> String {
         self.json
     }
+
+    /// An entity as if a test plugin had sent `json`.
+    #[cfg(test)]
+    pub(crate) fn for_test(json: &str) -> Self {
+        SourcedEntity {
+            json: json.to_owned(),
+            location_key: None,
+            build: PluginBuild::of(b"test"),
+        }
+    }
 }
 
 /// A source's cursor: JSON text, opaque to the host.
