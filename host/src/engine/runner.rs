@@ -273,6 +273,10 @@ impl Runner {
             } else {
                 (commit.await, Fetched::End(BurstEnd::Paused))
             };
+            drop(in_flight);
+            // Freeing a page's parsed entities is a good share of its cost;
+            // done on a blocking thread, it overlaps the next page.
+            tokio::task::spawn_blocking(move || drop(prepared));
             match committed {
                 Ok(()) => {}
                 Err(StoreError::Fenced { .. }) => {
