@@ -98,15 +98,16 @@ async fn run_cycle(
                 break;
             }
             match burst.next(cursor.as_ref()).await {
-                Ok(page) => {
+                Ok(mut page) => {
                     write_page(out, &page).await?;
+                    let entities_in_page = page.entities.len() as u64;
                     if let Some(store) = store {
                         let role = SourceRole {
                             name: plugin.provider_name(),
                             priority: args.priority,
                             owner_rule: false,
                         };
-                        let entities = page.entities.clone();
+                        let entities = std::mem::take(&mut page.entities);
                         let outcome = ingest_page(store, role, &Scope::default(), entities).await?;
                         add_outcome(
                             progress.stored.get_or_insert_with(Default::default),
@@ -114,7 +115,7 @@ async fn run_cycle(
                         );
                     }
                     progress.pages += 1;
-                    progress.entities += page.entities.len() as u64;
+                    progress.entities += entities_in_page;
                     progress.done = page.done;
                     cursor = page.cursor;
                 }

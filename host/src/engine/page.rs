@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::core::intake::{Contribution, Rejection, Scope, hash_texts, take_in};
+use crate::core::intake::{Contribution, Intake, Rejection, Scope, hash_texts, take_in};
 use crate::runtime::SourcedEntity;
 use crate::store::{PageOutcome, SourceRole, Store, StoreError};
 
@@ -60,17 +60,12 @@ pub(super) async fn prepare_page(
         }
     }
     let unchanged = marks.len();
-    if fresh.is_empty() {
-        return Ok(PreparedPage {
-            contributions: Vec::new(),
-            rejected: Vec::new(),
-            marks,
-            unchanged,
-            entities: count,
-        });
-    }
-    let (name, scope) = (source.name.to_owned(), scope.clone());
-    let intake = off_async(move || take_in(&name, &scope, fresh)).await;
+    let intake = if fresh.is_empty() {
+        Intake::default()
+    } else {
+        let (name, scope) = (source.name.to_owned(), scope.clone());
+        off_async(move || take_in(&name, &scope, fresh)).await
+    };
     marks.extend(intake.contributions.iter().map(|c| c.entity_ref.clone()));
     marks.extend(intake.rejected.iter().filter_map(|r| r.entity_ref.clone()));
     Ok(PreparedPage {
