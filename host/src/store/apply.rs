@@ -77,7 +77,8 @@ impl Store {
         contributions: Vec<Contribution>,
         invalid: &[Rejection],
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let outcome = apply_in(&mut tx, source, &contributions, invalid).await?;
         tx.commit()
             .await
@@ -147,7 +148,8 @@ impl Store {
         source: &str,
         refs: &[String],
     ) -> Result<RemovalOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let outcome = remove_in(&mut tx, source, refs).await?;
         tx.commit()
             .await
@@ -159,7 +161,7 @@ impl Store {
 
 /// [`Store::apply_page`] inside the caller's transaction.
 pub(super) async fn apply_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: SourceRole<'_>,
     contributions: &[Contribution],
     invalid: &[Rejection],
@@ -211,7 +213,7 @@ pub(super) async fn apply_in(
 
 /// [`Store::remove_contributions`] inside the caller's transaction.
 pub(super) async fn remove_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     refs: &[String],
 ) -> Result<RemovalOutcome, StoreError> {
@@ -256,7 +258,7 @@ pub(super) async fn remove_in(
 /// merged entity. Queued behind the lock, each sees the other's commit.
 /// (SQLite's `BEGIN IMMEDIATE` already queues writers.) A page of unchanged
 /// entities writes nothing and takes no lock.
-async fn queue_behind_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+async fn queue_behind_writers(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
     if tx.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT last_offset FROM log_head WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut **tx)
@@ -282,7 +284,7 @@ fn last_of_each_ref(contributions: &[Contribution]) -> Vec<&Contribution> {
 /// The hashes of `batch`'s refs as `source` stored them, valid and at its
 /// current priority (a changed priority must re-merge, even with the same body).
 async fn stored_hashes(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: SourceRole<'_>,
     batch: &[&Contribution],
 ) -> Result<HashMap<String, String>, StoreError> {
@@ -307,7 +309,7 @@ async fn stored_hashes(
 
 /// Other sources' location keys for the refs of `batch`.
 async fn other_owners(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     batch: &[&Contribution],
 ) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError> {
@@ -357,7 +359,7 @@ fn describe_key(key: Option<&str>) -> String {
 }
 
 async fn upsert_contributions(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: SourceRole<'_>,
     batch: &[&Contribution],
 ) -> Result<(), StoreError> {
@@ -398,7 +400,7 @@ async fn upsert_contributions(
 /// Mark refs the source sent invalid: their last good version stays, with
 /// the error beside it. Returns how many refs had such a version.
 async fn attach_errors(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     invalid: &[Rejection],
 ) -> Result<usize, StoreError> {
@@ -447,18 +449,28 @@ struct MergedChange {
 /// Re-merge `refs` from every source's stored contribution (the current
 /// source's, when in memory, is not read back) and return what changed.
 async fn remerge(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: SourceRole<'_>,
     in_memory: &HashMap<&str, &Contribution>,
     refs: &[String],
 ) -> Result<Vec<MergedChange>, StoreError> {
     let mut changes = Vec::new();
     for batch in refs.chunks(BATCH_ROWS) {
-        let contributors = load_contributors(tx, source, in_memory, batch).await?;
-        let current = merged_hashes(tx, batch).await?;
+        let current = merged_states(tx, batch).await?;
+        let shared: Vec<&str> = batch
+            .iter()
+            .map(String::as_str)
+            .filter(|entity_ref| {
+                current
+                    .get(*entity_ref)
+                    .is_some_and(|merged| !merged.is_solely_from(source.name))
+            })
+            .collect();
+        let contributors = load_contributors(tx, source, in_memory, batch, &shared).await?;
         for entity_ref in batch {
+            let old = current.get(entity_ref.as_str());
             let change = match contributors.get(entity_ref.as_str()) {
-                None => current.contains_key(entity_ref).then(|| MergedChange {
+                None => old.is_some().then(|| MergedChange {
                     entity_ref: entity_ref.clone(),
                     change: "removed",
                     merged: None,
@@ -466,8 +478,8 @@ async fn remerge(
                 Some(list) => {
                     let own = in_memory.get(entity_ref.as_str()).copied();
                     let merged = merge_contributors(entity_ref, list, own)?;
-                    match current.get(entity_ref) {
-                        Some(old) if *old == merged.hash => None,
+                    match old {
+                        Some(old) if old.hash == merged.hash => None,
                         old => Some(MergedChange {
                             entity_ref: entity_ref.clone(),
                             change: if old.is_some() { "updated" } else { "added" },
@@ -482,6 +494,23 @@ async fn remerge(
     Ok(changes)
 }
 
+/// A merged entity as stored: its hash, and the source it is exactly the
+/// contribution of, if it is one source's alone.
+struct MergedState {
+    hash: String,
+    sole_source: Option<String>,
+}
+
+impl MergedState {
+    /// Whether no source but `source` contributes to the entity. Every
+    /// stored contribution is part of its ref's merged entity, and one
+    /// stored as a single source's alone has no other contributor; so the
+    /// other sources' rows need not be read.
+    fn is_solely_from(&self, source: &str) -> bool {
+        self.sole_source.as_deref() == Some(source)
+    }
+}
+
 struct Contributor<'a> {
     source: String,
     priority: i64,
@@ -489,37 +518,40 @@ struct Contributor<'a> {
 }
 
 /// Every contribution to the refs of `batch`: the other sources' read from
-/// the store, `source`'s own from memory. Callers hold all of `source`'s
-/// contributions to these refs in `in_memory` (a page's new ones), or none
-/// (its contributions were just deleted); so only other sources' rows are
-/// read, and a ref that only `source` provides costs no row at all.
+/// the store for the refs in `shared` (only those may have any), `source`'s
+/// own from memory. Callers hold all of `source`'s contributions to these
+/// refs in `in_memory` (a page's new ones), or none (its contributions were
+/// just deleted); so a ref that only `source` provides costs no row at all.
 async fn load_contributors<'a>(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: SourceRole<'_>,
     in_memory: &HashMap<&str, &'a Contribution>,
     batch: &[String],
+    shared: &[&str],
 ) -> Result<HashMap<String, Vec<Contributor<'a>>>, StoreError> {
-    let rows = fetch_with_keys(
-        tx,
-        "SELECT entity_ref, source, priority, body FROM source_entities \
-         WHERE source <> $1 AND entity_ref IN ({keys})",
-        Some(source.name),
-        batch.iter().map(String::as_str),
-    )
-    .await
-    .doing("reading contributions to re-merge")?;
     let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
-    for row in rows {
-        let entity_ref: String = row.try_get(0).doing("reading contributions")?;
-        let contributor: String = row.try_get(1).doing("reading contributions")?;
-        let priority: i64 = row.try_get(2).doing("reading contributions")?;
-        let body: String = row.try_get(3).doing("reading contributions")?;
-        let entity = Cow::Owned(parse_body(&entity_ref, &body)?);
-        by_ref.entry(entity_ref).or_default().push(Contributor {
-            source: contributor,
-            priority,
-            entity,
-        });
+    if !shared.is_empty() {
+        let rows = fetch_with_keys(
+            tx,
+            "SELECT entity_ref, source, priority, body FROM source_entities \
+             WHERE source <> $1 AND entity_ref IN ({keys})",
+            Some(source.name),
+            shared.iter().copied(),
+        )
+        .await
+        .doing("reading contributions to re-merge")?;
+        for row in rows {
+            let entity_ref: String = row.try_get(0).doing("reading contributions")?;
+            let contributor: String = row.try_get(1).doing("reading contributions")?;
+            let priority: i64 = row.try_get(2).doing("reading contributions")?;
+            let body: String = row.try_get(3).doing("reading contributions")?;
+            let entity = Cow::Owned(parse_body(&entity_ref, &body)?);
+            by_ref.entry(entity_ref).or_default().push(Contributor {
+                source: contributor,
+                priority,
+                entity,
+            });
+        }
     }
     for entity_ref in batch {
         if let Some(own) = in_memory.get(entity_ref.as_str()) {
@@ -595,20 +627,26 @@ fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<S
     })
 }
 
-async fn merged_hashes(
-    tx: &mut Transaction<'static, Any>,
+async fn merged_states(
+    tx: &mut Transaction<'_, Any>,
     batch: &[String],
-) -> Result<HashMap<String, String>, StoreError> {
+) -> Result<HashMap<String, MergedState>, StoreError> {
     let rows = fetch_with_keys(
         tx,
-        "SELECT entity_ref, hash FROM entities WHERE entity_ref IN ({keys})",
+        "SELECT entity_ref, hash, sole_source FROM entities WHERE entity_ref IN ({keys})",
         None,
         batch.iter().map(String::as_str),
     )
     .await
     .doing("reading merged hashes")?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .map(|row| {
+            let state = MergedState {
+                hash: row.try_get(1)?,
+                sole_source: row.try_get(2)?,
+            };
+            Ok((row.try_get(0)?, state))
+        })
         .collect::<Result<_, sqlx::Error>>()
         .doing("reading merged hashes")
 }
@@ -616,7 +654,7 @@ async fn merged_hashes(
 /// Write merged entities and their events. Offsets are taken last, with the
 /// log head's row lock held to commit, so they become visible in order.
 async fn write_merged(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     changes: Vec<MergedChange>,
 ) -> Result<(), StoreError> {
     if changes.is_empty() {
@@ -642,7 +680,7 @@ async fn write_merged(
 }
 
 async fn write_entities(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     batch: &[(i64, MergedChange)],
     now: i64,
 ) -> Result<(), StoreError> {
@@ -691,7 +729,7 @@ async fn write_entities(
 }
 
 async fn delete_removed(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     batch: &[(i64, MergedChange)],
 ) -> Result<(), StoreError> {
     let removed: Vec<&str> = batch
@@ -715,7 +753,7 @@ async fn delete_removed(
 
 /// One row per ref: the log is compacted as it is written.
 async fn write_events(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     batch: &[(i64, MergedChange)],
     now: i64,
 ) -> Result<(), StoreError> {

@@ -14,8 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::ops::{Deref, DerefMut};
+
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
 
 pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
 pub use read::{
@@ -86,11 +89,13 @@ const ANALYZE_EVERY_ROWS: u64 = 20_000;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Where write transactions run. On SQLite one connection, so its page
-    /// cache stays warm from one page to the next (SQLite drops a
-    /// connection's cache whenever another connection wrote); on PostgreSQL
-    /// the shared pool.
-    writer: AnyPool,
+    /// On SQLite, the one connection every write transaction runs on, held
+    /// rather than pooled: its page cache stays warm from one page to the
+    /// next (SQLite drops a connection's cache whenever another connection
+    /// wrote), and a pool would test the connection with a round trip to
+    /// its worker thread every time it came back, between any two pages.
+    /// On PostgreSQL writes take connections from `pool`.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
     backend: Backend,
     /// Rows written since the planner's statistics were last refreshed.
     unanalyzed_rows: Arc<AtomicU64>,
@@ -163,30 +168,89 @@ impl Store {
                 url: url.clone(),
                 error,
             })?;
-        let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect(&url)
-                .await
-                .map_err(open_error)?,
-            Backend::Postgres => pool.clone(),
+        let sqlite_writer = match backend {
+            Backend::Sqlite => {
+                let mut connection = pool_options(backend, 1)
+                    .connect(&url)
+                    .await
+                    .map_err(open_error)?
+                    .acquire()
+                    .await
+                    .map_err(open_error)?
+                    .detach();
+                connection
+                    .execute(AssertSqlSafe(format!(
+                        "PRAGMA wal_autocheckpoint = {SQLITE_WRITER_CHECKPOINT_PAGES}"
+                    )))
+                    .await
+                    .map_err(open_error)?;
+                Some(Arc::new(tokio::sync::Mutex::new(connection)))
+            }
+            Backend::Postgres => None,
         };
+        let commits = Arc::new(tokio::sync::watch::Sender::new(0));
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_beside_the_writer(
+                pool.clone(),
+                commits.subscribe(),
+            ));
+        }
         Ok(Store {
             pool,
-            writer,
+            sqlite_writer,
             backend,
             unanalyzed_rows: Arc::new(AtomicU64::new(0)),
-            commits: Arc::new(tokio::sync::watch::Sender::new(0)),
+            commits,
         })
     }
 }
+
+/// How long commits gather before the SQLite write-ahead log is copied back
+/// into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copy SQLite's write-ahead log back into the database file on a reader
+/// connection, beside the writer, a short while after commits, until the
+/// store is dropped. Left to the writer (SQLite's default, after any commit
+/// that grows the log past 1,000 pages), a checkpoint and its fsyncs would
+/// stall the commit that triggers it for up to a tenth of a second, and with
+/// it the ingestion of the page after. A passive checkpoint waits for no
+/// one: the writer goes on meanwhile, and only the frames committed before
+/// it began are copied. The writer still checkpoints by itself should the
+/// log ever grow past [`SQLITE_WRITER_CHECKPOINT_PAGES`].
+async fn checkpoint_beside_the_writer(
+    pool: AnyPool,
+    mut commits: tokio::sync::watch::Receiver<u64>,
+) {
+    while commits.changed().await.is_ok() {
+        let gathering = tokio::time::sleep(CHECKPOINT_INTERVAL);
+        tokio::pin!(gathering);
+        loop {
+            tokio::select! {
+                () = &mut gathering => break,
+                changed = commits.changed() => if changed.is_err() {
+                    return;
+                },
+            }
+        }
+        if let Err(error) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!("cannot checkpoint the SQLite write-ahead log: {error}");
+        }
+    }
+}
+
+/// The write-ahead log's length, in pages, past which the SQLite writer
+/// checkpoints by itself: a backstop for [`checkpoint_beside_the_writer`].
+const SQLITE_WRITER_CHECKPOINT_PAGES: u32 = 8192;
 
 /// A pool of up to `connections`, each set up for `backend`.
 fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
+        .test_before_acquire(false)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 let settings = match backend {
@@ -239,19 +303,57 @@ impl Store {
         Ok(())
     }
 
+    /// The connection to write on: SQLite's one writer (waiting while
+    /// another write holds it), or one of PostgreSQL's pool. Start the
+    /// transaction with [`WriteConnection::begin`].
+    pub(crate) async fn writer(&self) -> Result<WriteConnection, StoreError> {
+        match &self.sqlite_writer {
+            Some(writer) => Ok(WriteConnection::Held(Arc::clone(writer).lock_owned().await)),
+            None => Ok(WriteConnection::Pooled(
+                self.pool.acquire().await.doing("connecting to write")?,
+            )),
+        }
+    }
+}
+
+/// A connection that write transactions run on.
+pub(crate) enum WriteConnection {
+    Held(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    Pooled(PoolConnection<Any>),
+}
+
+impl WriteConnection {
     /// Start a write transaction. SQLite's takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers queue instead of failing.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let statement = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
+    /// (`BEGIN IMMEDIATE`), so writers of other processes queue instead of
+    /// failing. Dropped without a commit, it rolls back.
+    pub(crate) async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Any>, StoreError> {
+        let statement = match self {
+            WriteConnection::Held(_) => "BEGIN IMMEDIATE",
+            WriteConnection::Pooled(_) => "BEGIN",
         };
-        self.writer
-            .begin_with(statement)
+        Connection::begin_with(&mut **self, statement)
             .await
             .doing("starting a write transaction")
+    }
+}
+
+impl Deref for WriteConnection {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConnection::Held(connection) => connection,
+            WriteConnection::Pooled(connection) => connection,
+        }
+    }
+}
+
+impl DerefMut for WriteConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConnection::Held(connection) => connection,
+            WriteConnection::Pooled(connection) => connection,
+        }
     }
 }
 

@@ -441,7 +441,8 @@ impl Store {
         const BATCH: i64 = 10_000;
         let mut outcome = PurgeOutcome::default();
         loop {
-            let mut tx = self.begin_write().await?;
+            let mut writer = self.writer().await?;
+            let mut tx = writer.begin().await?;
             let rows = sqlx::query(
                 "DELETE FROM changes WHERE entity_ref IN (SELECT entity_ref FROM changes \
                  WHERE change = 'removed' AND at_ms < $1 LIMIT $2) \

@@ -219,7 +219,8 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<Option<SourceStatus>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let taken = sqlx::query(
             "UPDATE source_state SET lease_owner = $1, lease_until_ms = $2, \
              phase = CASE WHEN cycle_started_ms IS NULL THEN phase ELSE 'bursting' END \
@@ -281,7 +282,8 @@ impl Store {
         owner: &str,
         now_ms: i64,
     ) -> Result<SourceStatus, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let before: i64 = sqlx::query("SELECT COUNT(*) FROM source_entities WHERE source = $1")
             .bind(source)
             .fetch_one(&mut *tx)
@@ -334,7 +336,8 @@ impl Store {
         progress: PageProgress<'_>,
     ) -> Result<(PageOutcome, Option<SweepOutcome>), StoreError> {
         let source = role.name;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let fenced = sqlx::query(
             "UPDATE source_state SET lease_until_ms = $1 \
              WHERE source = $2 AND lease_owner = $3 AND cycle = $4 AND cycle_started_ms IS NOT NULL",
@@ -408,7 +411,8 @@ impl Store {
         removals: &[String],
     ) -> Result<(PageOutcome, RemovalOutcome), StoreError> {
         let source = role.name;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let outcome = apply_in(&mut tx, role, &contributions, invalid).await?;
         mark_in(&mut tx, source, marks).await?;
         let removal = remove_in(&mut tx, source, removals).await?;
@@ -451,7 +455,8 @@ impl Store {
         now_ms: i64,
         step: FailureStep,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let message = clip(message);
         let recorded = sqlx::query(
             "UPDATE source_state SET failures = failures + 1, errors = errors + 1, \
@@ -500,7 +505,8 @@ impl Store {
         message: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let message = clip(message);
         sqlx::query(
             "UPDATE source_state SET last_error = $1, last_error_ms = $2 WHERE source = $3",
@@ -542,7 +548,8 @@ impl Store {
         now_ms: i64,
         next_cycle_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let exists = sqlx::query("SELECT cycle_started_ms FROM source_state WHERE source = $1")
             .bind(source)
             .fetch_optional(&mut *tx)
@@ -583,7 +590,8 @@ impl Store {
         now_ms: i64,
         next_cycle_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         clear_marks_in(&mut tx, source).await?;
         for table in ["source_cycles", "source_errors"] {
             sqlx::query(AssertSqlSafe(format!(
@@ -620,7 +628,8 @@ impl Store {
 
     /// Operator action: drop the marks of `source`'s current cycle.
     pub async fn clear_marks(&self, source: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         clear_marks_in(&mut tx, source).await?;
         tx.commit()
             .await
@@ -706,7 +715,8 @@ impl Store {
     pub async fn expire_source(&self, source: &str) -> Result<RemovalOutcome, StoreError> {
         let mut total = RemovalOutcome::default();
         loop {
-            let mut tx = self.begin_write().await?;
+            let mut writer = self.writer().await?;
+            let mut tx = writer.begin().await?;
             let refs = refs_page(
                 &mut tx,
                 "SELECT entity_ref FROM source_entities WHERE source = $1 LIMIT $2",
@@ -778,7 +788,7 @@ fn status_from(row: &AnyRow) -> Result<SourceStatus, StoreError> {
 }
 
 async fn add_totals(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     cursor: Option<&str>,
     totals: CycleTotals,
@@ -803,7 +813,7 @@ async fn add_totals(
 }
 
 async fn mark_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     refs: &[String],
 ) -> Result<(), StoreError> {
@@ -824,10 +834,7 @@ async fn mark_in(
     Ok(())
 }
 
-async fn clear_marks_in(
-    tx: &mut Transaction<'static, Any>,
-    source: &str,
-) -> Result<(), StoreError> {
+async fn clear_marks_in(tx: &mut Transaction<'_, Any>, source: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM source_marks WHERE source = $1")
         .bind(source)
         .execute(&mut **tx)
@@ -843,7 +850,7 @@ const STALE: &str = "FROM source_entities s WHERE s.source = $1 AND NOT EXISTS \
 /// Remove the source's contributions that this cycle did not mark, unless a
 /// guard refuses; either way the marks are cleared.
 async fn sweep_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     guards: SweepGuards,
 ) -> Result<SweepOutcome, StoreError> {
@@ -917,7 +924,7 @@ fn describe_sweep(sweep: &SweepOutcome) -> String {
 
 /// Up to a batch of refs from `sql` (binding `$1` = source, `$2` = limit).
 async fn refs_page(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     sql: &str,
     source: &str,
 ) -> Result<Vec<String>, StoreError> {
@@ -935,7 +942,7 @@ async fn refs_page(
 
 /// Write the cycle's history row and rest until `rest_until_ms`.
 async fn end_cycle_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     outcome: &str,
     sweep: Option<&str>,
@@ -975,7 +982,7 @@ async fn end_cycle_in(
 }
 
 async fn log_error_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     source: &str,
     message: &str,
     now_ms: i64,
