@@ -692,3 +692,50 @@ async fn priority_change(store: &Store) {
 async fn a_changed_priority_re_merges_unchanged_entities() {
     each_backend!(priority_change);
 }
+
+async fn joined_with_nothing_new(store: &Store) {
+    let entity = component("ledger", "team-a", json!({"a/one": "1"}));
+    let entity_ref = "component:default/ledger";
+    store
+        .apply_page(source("first", 9), vec![contribution(entity.clone())], &[])
+        .await
+        .unwrap();
+    // A second source sends exactly what the merge already is: nothing to
+    // log, but the entity is no longer the first source's alone.
+    let joined = store
+        .apply_page(source("second", 1), vec![contribution(entity.clone())], &[])
+        .await
+        .unwrap();
+    assert_eq!((joined.stored, joined.added, joined.updated), (1, 0, 0));
+    let offset = store.last_offset().await.unwrap();
+
+    // So when the first leaves, the entity stays: the second's version.
+    let left = store
+        .remove_contributions("first", &[entity_ref.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!((left.deleted, left.removed), (1, 0), "{left:?}");
+    let stored = store.entity(entity_ref).await.unwrap().expect(entity_ref);
+    assert_eq!(stored.entity, entity);
+    assert!(
+        store
+            .changes(offset, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|change| change.kind != ChangeKind::Removed)
+    );
+
+    // And when the second leaves too, it is removed.
+    let left = store
+        .remove_contributions("second", &[entity_ref.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!((left.deleted, left.removed), (1, 1), "{left:?}");
+    assert!(store.entity(entity_ref).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_source_joining_with_nothing_new_is_still_a_contributor() {
+    each_backend!(joined_with_nothing_new);
+}

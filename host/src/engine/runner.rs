@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::options::Rest;
@@ -18,8 +19,8 @@ use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
 use crate::store::{
-    FailureStep, PageProgress, SourceRole, SourceStatus, Store, StoreError, SweepGuards,
-    SweepOutcome, now_ms,
+    FailureStep, PageOutcome, PageProgress, SourceRole, SourceStatus, Store, StoreError,
+    SweepGuards, SweepOutcome, now_ms,
 };
 
 /// What a runner shares with the engine.
@@ -77,6 +78,30 @@ impl BurstCounts {
     fn mostly_invalid(&self) -> bool {
         let entities = self.entities.load(Ordering::Relaxed);
         entities > 0 && self.rejected.load(Ordering::Relaxed) * 2 > entities
+    }
+}
+
+/// What a page's commit did, with the page's own counts.
+struct Committed {
+    entities: usize,
+    /// Entities recognised as unchanged before the commit.
+    unchanged: usize,
+    /// Entities refused by the core before the commit.
+    rejected: usize,
+    outcome: PageOutcome,
+    sweep: Option<SweepOutcome>,
+}
+
+/// The result of a page's commit task. A panic there is a bug, and is
+/// raised again here as if the commit had run in place.
+async fn joined(task: JoinHandle<Result<Committed, StoreError>>) -> Result<Committed, StoreError> {
+    match task.await {
+        Ok(committed) => committed,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels the task.
+            Err(error) => panic!("a page's commit was cancelled: {error}"),
+        },
     }
 }
 
@@ -262,23 +287,19 @@ impl Runner {
             let more = !page.done
                 && started.elapsed() < self.current.options.burst_length
                 && !*shutdown.borrow();
-            let in_flight: HashSet<&str> = prepared.marks.iter().map(String::as_str).collect();
-            let commit = self.commit(status, &page, &prepared);
+            let (committed_page, in_flight_marks) = self.spawn_commit(status, &page, prepared);
+            let in_flight: HashSet<&str> = in_flight_marks.iter().map(String::as_str).collect();
             let committed;
             (committed, fetched) = if more {
                 tokio::join!(
-                    commit,
+                    joined(committed_page),
                     self.fetch(&mut burst, page.cursor.as_ref(), &in_flight, &mut figures)
                 )
             } else {
-                (commit.await, Fetched::End(BurstEnd::Paused))
+                (joined(committed_page).await, Fetched::End(BurstEnd::Paused))
             };
-            drop(in_flight);
-            // Freeing a page's parsed entities is a good share of its cost;
-            // done on a blocking thread, it overlaps the next page.
-            tokio::task::spawn_blocking(move || drop(prepared));
             match committed {
-                Ok(()) => {}
+                Ok(committed) => self.report(committed),
                 Err(StoreError::Fenced { .. }) => {
                     info!("the cycle was cancelled or taken over; the burst stops");
                     break BurstEnd::Fenced;
@@ -335,54 +356,97 @@ impl Runner {
         }
     }
 
-    /// Commit `page` with its cursor and marks; the cycle's last page also
-    /// sweeps and starts the rest.
-    async fn commit(
+    /// Commit `page` with its cursor and marks, as a task of its own: the
+    /// next page is fetched and sorted meanwhile, and neither waits while
+    /// the other holds a thread. The cycle's last page also sweeps and
+    /// starts the rest. Returns the task and the page's marks, the refs
+    /// in flight until it is done.
+    fn spawn_commit(
         &self,
         status: &SourceStatus,
         page: &Page,
-        prepared: &PreparedPage,
-    ) -> Result<(), StoreError> {
-        let store = &self.context.store;
+        mut prepared: PreparedPage,
+    ) -> (JoinHandle<Result<Committed, StoreError>>, Arc<[String]>) {
         for rejection in &prepared.rejected {
             debug!("rejected: {}", rejection.reason);
         }
+        let marks: Arc<[String]> = std::mem::take(&mut prepared.marks).into();
         let now = now_ms();
         let guards = SweepGuards {
             reject_removals_above_percentage: self.current.options.reject_removals_above_percentage,
             reject_empty_source_collections: self.current.options.reject_empty_source_collections,
         };
-        let progress = PageProgress {
-            owner: &self.context.owner,
-            cycle: status.cycle,
-            cursor: page.cursor.as_ref().map(Cursor::as_str),
-            marks: &prepared.marks,
-            entities: prepared.entities,
-            lease_until_ms: now + millis(self.lease_length()),
-            now_ms: now,
-            last: page.done.then(|| (guards, self.rest_until(now))),
-        };
-        let (outcome, sweep) = store
-            .commit_page(
-                self.role(),
-                &prepared.contributions,
-                &prepared.rejected,
-                progress,
-            )
-            .await?;
-        self.burst_counts.add(
-            prepared.entities,
-            prepared.rejected.len() + outcome.rejected.len(),
+        let last = page.done.then(|| (guards, self.rest_until(now)));
+        let lease_until_ms = now + millis(self.lease_length());
+        let cursor = page
+            .cursor
+            .as_ref()
+            .map(|cursor| cursor.as_str().to_owned());
+        let (store, owner, name) = (
+            self.context.store.clone(),
+            Arc::clone(&self.context.owner),
+            Arc::clone(&self.name),
         );
+        let (priority, owner_rule, cycle) = (
+            self.current.options.priority,
+            self.current.options.owner_rule,
+            status.cycle,
+        );
+        let page_marks = Arc::clone(&marks);
+        let task = async move {
+            let role = SourceRole {
+                name: &name,
+                priority,
+                owner_rule,
+            };
+            let progress = PageProgress {
+                owner: &owner,
+                cycle,
+                cursor: cursor.as_deref(),
+                marks: &page_marks,
+                entities: prepared.entities,
+                lease_until_ms,
+                now_ms: now,
+                last,
+            };
+            let committed = store
+                .commit_page(role, &prepared.contributions, &prepared.rejected, progress)
+                .await
+                .map(|(outcome, sweep)| Committed {
+                    entities: prepared.entities,
+                    unchanged: prepared.unchanged,
+                    rejected: prepared.rejected.len(),
+                    outcome,
+                    sweep,
+                });
+            // Freeing a page's parsed entities is a good share of its cost;
+            // done on a blocking thread, it overlaps the next page.
+            tokio::task::spawn_blocking(move || drop(prepared));
+            committed
+        };
+        (tokio::spawn(task.in_current_span()), marks)
+    }
+
+    /// Count and log what a page's commit did.
+    fn report(&self, committed: Committed) {
+        let Committed {
+            entities,
+            unchanged,
+            rejected,
+            outcome,
+            sweep,
+        } = committed;
+        self.burst_counts
+            .add(entities, rejected + outcome.rejected.len());
         for rejection in &outcome.rejected {
             debug!("rejected: {}", rejection.reason);
         }
         debug!(
-            entities = prepared.entities,
-            unchanged = prepared.unchanged + outcome.unchanged,
+            entities,
+            unchanged = unchanged + outcome.unchanged,
             added = outcome.added,
             updated = outcome.updated,
-            rejected = prepared.rejected.len() + outcome.rejected.len(),
+            rejected = rejected + outcome.rejected.len(),
             "page committed"
         );
         match sweep {
@@ -397,7 +461,6 @@ impl Runner {
             }
             None => {}
         }
-        Ok(())
     }
 
     /// Tell the slot how the burst of a version on trial went (failed, or

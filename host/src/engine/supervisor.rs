@@ -344,12 +344,14 @@ impl Engine {
 
     /// Count a failed attempt to load or reload the source `name` (a
     /// provider name, or a file stem when the provider name is unknown),
-    /// and record it in the source's errors when the store knows it.
+    /// and record it in the source's errors when the store knows it. The
+    /// store has it before the counters show it, so whoever sees the one
+    /// finds the other.
     pub async fn report_load_error(&self, name: &str, message: &str) {
-        self.reloads.failed(name, message);
         if let Err(error) = self.store.record_error(name, message, now_ms()).await {
             warn!("{error}");
         }
+        self.reloads.failed(name, message);
     }
 
     /// The reload counters of every source that was ever loaded or failed

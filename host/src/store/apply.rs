@@ -203,7 +203,8 @@ pub(super) async fn apply_in(
         .map(|c| (c.entity_ref.as_str(), *c))
         .collect();
     let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
-    let events = remerge(tx, source, &in_memory, &touched).await?;
+    let Remerged { events, restated } = remerge(tx, source, &in_memory, &touched).await?;
+    restate(tx, restated).await?;
     outcome.added = events.iter().filter(|e| e.change == "added").count();
     outcome.updated = events.iter().filter(|e| e.change == "updated").count();
     outcome.removed = events.iter().filter(|e| e.change == "removed").count();
@@ -240,7 +241,8 @@ pub(super) async fn remove_in(
         priority: 0,
         owner_rule: false,
     };
-    let events = remerge(tx, leaving, &HashMap::new(), &deleted).await?;
+    let Remerged { events, restated } = remerge(tx, leaving, &HashMap::new(), &deleted).await?;
+    restate(tx, restated).await?;
     let outcome = RemovalOutcome {
         deleted: deleted.len(),
         updated: events.iter().filter(|e| e.change == "updated").count(),
@@ -431,6 +433,26 @@ struct MergedEntity {
     stored: MergedForm,
 }
 
+impl MergedEntity {
+    /// The source whose contribution alone this is, if it is one.
+    fn sole_source(&self) -> Option<&str> {
+        match &self.stored {
+            MergedForm::Sole { source } => Some(source),
+            MergedForm::Explicit { .. } => None,
+        }
+    }
+
+    /// The body, provenance and sole source columns it is stored in.
+    fn columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        match &self.stored {
+            MergedForm::Explicit { body, provenance } => {
+                (Some(body.as_str()), Some(provenance.as_str()), None)
+            }
+            MergedForm::Sole { source } => (None, None, Some(source.as_str())),
+        }
+    }
+}
+
 enum MergedForm {
     /// The body and provenance JSON of a merge of several contributions.
     Explicit { body: String, provenance: String },
@@ -446,6 +468,17 @@ struct MergedChange {
     merged: Option<MergedEntity>,
 }
 
+/// What re-merging some refs changed.
+struct Remerged {
+    /// Merged entities that changed, each with its event to log.
+    events: Vec<MergedChange>,
+    /// Merged entities whose content is the same but which were stored as
+    /// one source's contribution alone, and now have more contributors: they
+    /// are stored again, without an event, so that "one source's alone"
+    /// stays true whenever it is stored.
+    restated: Vec<(String, MergedEntity)>,
+}
+
 /// Re-merge `refs` from every source's stored contribution (the current
 /// source's, when in memory, is not read back) and return what changed.
 async fn remerge(
@@ -453,8 +486,9 @@ async fn remerge(
     source: SourceRole<'_>,
     in_memory: &HashMap<&str, &Contribution>,
     refs: &[String],
-) -> Result<Vec<MergedChange>, StoreError> {
+) -> Result<Remerged, StoreError> {
     let mut changes = Vec::new();
+    let mut restated = Vec::new();
     for batch in refs.chunks(BATCH_ROWS) {
         let current = merged_states(tx, batch).await?;
         let shared: Vec<&str> = batch
@@ -479,7 +513,14 @@ async fn remerge(
                     let own = in_memory.get(entity_ref.as_str()).copied();
                     let merged = merge_contributors(entity_ref, list, own)?;
                     match old {
-                        Some(old) if old.hash == merged.hash => None,
+                        Some(old) if old.hash == merged.hash => {
+                            if old.sole_source.is_some()
+                                && old.sole_source.as_deref() != merged.sole_source()
+                            {
+                                restated.push((entity_ref.clone(), merged));
+                            }
+                            None
+                        }
                         old => Some(MergedChange {
                             entity_ref: entity_ref.clone(),
                             change: if old.is_some() { "updated" } else { "added" },
@@ -491,7 +532,10 @@ async fn remerge(
             changes.extend(change);
         }
     }
-    Ok(changes)
+    Ok(Remerged {
+        events: changes,
+        restated,
+    })
 }
 
 /// A merged entity as stored: its hash, and the source it is exactly the
@@ -651,6 +695,30 @@ async fn merged_states(
         .doing("reading merged hashes")
 }
 
+/// Store again merged entities whose content did not change (rare: a
+/// source joined with nothing to add), keeping their last event.
+async fn restate(
+    tx: &mut Transaction<'_, Any>,
+    restated: Vec<(String, MergedEntity)>,
+) -> Result<(), StoreError> {
+    for (entity_ref, merged) in restated {
+        let (body, provenance, sole_source) = merged.columns();
+        sqlx::query(
+            "UPDATE entities SET body = $1, provenance = $2, sole_source = $3, updated_ms = $4 \
+             WHERE entity_ref = $5",
+        )
+        .bind(body)
+        .bind(provenance)
+        .bind(sole_source)
+        .bind(now_ms())
+        .bind(entity_ref.as_str())
+        .execute(&mut **tx)
+        .await
+        .doing(format!("storing the contributors of {entity_ref}"))?;
+    }
+    Ok(())
+}
+
 /// Write merged entities and their events. Offsets are taken last, with the
 /// log head's row lock held to commit, so they become visible in order.
 async fn write_merged(
@@ -703,12 +771,7 @@ async fn write_entities(
     let mut query = sqlx::query(statement(tx, sql));
     for (offset, entity_ref, merged) in rows {
         let (kind, namespace, name) = split_ref(entity_ref);
-        let (body, provenance, sole_source) = match &merged.stored {
-            MergedForm::Explicit { body, provenance } => {
-                (Some(body.as_str()), Some(provenance.as_str()), None)
-            }
-            MergedForm::Sole { source } => (None, None, Some(source.as_str())),
-        };
+        let (body, provenance, sole_source) = merged.columns();
         query = query
             .bind(entity_ref.as_str())
             .bind(kind)
