@@ -59,22 +59,22 @@ pub struct PageEntity {
     /// Hex SHA-256 of the entity's JSON text as the source sent it.
     pub raw_hash: String,
     /// The ref the text names, read without building or validating the
-    /// entity; `None` when it names none. Enough to find what the source
+    /// entity; `None` when it names none, or was not read. Enough to find what the source
     /// stored under that ref, and so to recognise the same text again.
     pub named_ref: Option<String>,
 }
 
-/// Hash each entity's text and read the ref it names: cheap (nothing is
-/// built or validated), and enough to recognise an entity the source sent
-/// before, byte for byte.
-pub fn hash_texts(entities: Vec<SourcedEntity>) -> Vec<PageEntity> {
+/// Hash each entity's text and, with `read_refs`, read the ref it names:
+/// cheap (nothing is built or validated), and enough to recognise an entity
+/// the source sent before, byte for byte.
+pub fn hash_texts(entities: Vec<SourcedEntity>, read_refs: bool) -> Vec<PageEntity> {
     entities
         .into_iter()
         .enumerate()
         .map(|(index, sourced)| PageEntity {
             index,
             raw_hash: hex::encode(Sha256::digest(sourced.json())),
-            named_ref: named_ref(sourced.json()),
+            named_ref: read_refs.then(|| named_ref(sourced.json())).flatten(),
             sourced,
         })
         .collect()

@@ -24,25 +24,56 @@ pub(super) struct PreparedPage {
     pub entities: usize,
 }
 
-/// Sort `entities` for the store. `in_flight` names the refs of a page of
-/// the same source still being committed: their stored texts may be about to
-/// change, so an entity of theirs is never taken as unchanged here (the
-/// commit compares it with what is stored by then).
+/// Which of a page's entities may be recognised as unchanged by the hash of
+/// their text, without parsing them.
+#[derive(Clone, Copy)]
+pub(super) enum Recognise<'a> {
+    /// Any but these: the refs of a page of the same source still being
+    /// committed. Their stored texts may be about to change, so an entity of
+    /// theirs is never taken as unchanged here (the commit compares it with
+    /// what is stored by then).
+    AllBut(&'a HashSet<&'a str>),
+    /// None: the source had nothing stored when its cycle began, so looking
+    /// its texts up would find next to nothing. Every entity is parsed and
+    /// validated; one stored meanwhile with the same content is still
+    /// found unchanged by the commit, by its canonical hash.
+    Nothing,
+}
+
+impl<'a> Recognise<'a> {
+    /// For a page of a cycle that began with `before` of the source's
+    /// entities stored, with `in_flight` committing meanwhile.
+    pub(super) fn in_cycle(before: i64, in_flight: &'a HashSet<&'a str>) -> Self {
+        if before > 0 {
+            Recognise::AllBut(in_flight)
+        } else {
+            Recognise::Nothing
+        }
+    }
+}
+
+/// Sort `entities` for the store.
 pub(super) async fn prepare_page(
     store: &Store,
     source: SourceRole<'_>,
     scope: &Scope,
     entities: Vec<SourcedEntity>,
-    in_flight: &HashSet<&str>,
+    recognise: Recognise<'_>,
 ) -> Result<PreparedPage, StoreError> {
     let count = entities.len();
-    let hashed = off_async(move || hash_texts(entities)).await;
-    let named: Vec<(&str, &str)> = hashed
-        .iter()
-        .filter_map(|e| Some((e.named_ref.as_deref()?, e.raw_hash.as_str())))
-        .filter(|(entity_ref, _)| !in_flight.contains(entity_ref))
-        .collect();
-    let known = store.known_texts(source, &named).await?;
+    let read_refs = matches!(recognise, Recognise::AllBut(_));
+    let hashed = off_async(move || hash_texts(entities, read_refs)).await;
+    let known = match recognise {
+        Recognise::AllBut(in_flight) => {
+            let named: Vec<(&str, &str)> = hashed
+                .iter()
+                .filter_map(|e| Some((e.named_ref.as_deref()?, e.raw_hash.as_str())))
+                .filter(|(entity_ref, _)| !in_flight.contains(entity_ref))
+                .collect();
+            store.known_texts(source, &named).await?
+        }
+        Recognise::Nothing => HashSet::new(),
+    };
     let is_known: Vec<bool> = hashed
         .iter()
         .map(|e| {
@@ -98,7 +129,14 @@ pub async fn ingest_page(
     scope: &Scope,
     entities: Vec<SourcedEntity>,
 ) -> Result<PageOutcome, StoreError> {
-    let page = prepare_page(store, source, scope, entities, &HashSet::new()).await?;
+    let page = prepare_page(
+        store,
+        source,
+        scope,
+        entities,
+        Recognise::AllBut(&HashSet::new()),
+    )
+    .await?;
     let mut outcome = store
         .apply_page(source, page.contributions, &page.rejected)
         .await?;
@@ -138,17 +176,29 @@ mod tests {
             .await
             .unwrap();
         let none = HashSet::new();
-        let again = prepare_page(&store, SOURCE, &scope, vec![component("one")], &none)
-            .await
-            .unwrap();
+        let again = prepare_page(
+            &store,
+            SOURCE,
+            &scope,
+            vec![component("one")],
+            Recognise::AllBut(&none),
+        )
+        .await
+        .unwrap();
         assert_eq!((again.unchanged, again.contributions.len()), (1, 0));
 
         // Page N changes the entity to "two" while page N+1, sorted meanwhile,
         // sends "one" again: the catalog must end with "one".
         let in_flight = HashSet::from(["component:default/a"]);
-        let next = prepare_page(&store, SOURCE, &scope, vec![component("one")], &in_flight)
-            .await
-            .unwrap();
+        let next = prepare_page(
+            &store,
+            SOURCE,
+            &scope,
+            vec![component("one")],
+            Recognise::AllBut(&in_flight),
+        )
+        .await
+        .unwrap();
         assert_eq!((next.unchanged, next.contributions.len()), (0, 1));
         assert_eq!(next.marks, ["component:default/a"]);
         ingest_page(&store, SOURCE, &scope, vec![component("two")])
@@ -160,5 +210,38 @@ mod tests {
             .unwrap();
         let stored = store.entity("component:default/a").await.unwrap().unwrap();
         assert_eq!(stored.entity["metadata"]["description"], "one");
+    }
+
+    /// A cycle that began with nothing stored does not look texts up; an
+    /// entity stored meanwhile is parsed again, and its commit still finds
+    /// it unchanged, writing and logging nothing.
+    #[tokio::test]
+    async fn without_looking_texts_up_an_unchanged_entity_is_still_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
+            .await
+            .unwrap();
+        let scope = Scope::default();
+        ingest_page(&store, SOURCE, &scope, vec![component("one")])
+            .await
+            .unwrap();
+        let offset = store.last_offset().await.unwrap();
+        let page = prepare_page(
+            &store,
+            SOURCE,
+            &scope,
+            vec![component("one")],
+            Recognise::Nothing,
+        )
+        .await
+        .unwrap();
+        assert_eq!((page.unchanged, page.contributions.len()), (0, 1));
+        assert_eq!(page.marks, ["component:default/a"]);
+        let outcome = store
+            .apply_page(SOURCE, page.contributions, &page.rejected)
+            .await
+            .unwrap();
+        assert_eq!((outcome.stored, outcome.unchanged), (0, 1));
+        assert_eq!(store.last_offset().await.unwrap(), offset);
     }
 }

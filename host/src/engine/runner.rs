@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::options::Rest;
-use super::page::{PreparedPage, prepare_page};
+use super::page::{PreparedPage, Recognise, prepare_page};
 use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
@@ -277,7 +277,12 @@ impl Runner {
             ..BurstFigures::default()
         };
         let mut fetched = self
-            .fetch(&mut burst, cursor.as_ref(), &HashSet::new(), &mut figures)
+            .fetch(
+                &mut burst,
+                cursor.as_ref(),
+                Recognise::in_cycle(status.entities_before, &HashSet::new()),
+                &mut figures,
+            )
             .await;
         let end = loop {
             let (page, prepared) = match fetched {
@@ -293,7 +298,12 @@ impl Runner {
             (committed, fetched) = if more {
                 tokio::join!(
                     joined(committed_page),
-                    self.fetch(&mut burst, page.cursor.as_ref(), &in_flight, &mut figures)
+                    self.fetch(
+                        &mut burst,
+                        page.cursor.as_ref(),
+                        Recognise::in_cycle(status.entities_before, &in_flight),
+                        &mut figures
+                    )
                 )
             } else {
                 (joined(committed_page).await, Fetched::End(BurstEnd::Paused))
@@ -326,7 +336,7 @@ impl Runner {
         &self,
         burst: &mut Burst,
         cursor: Option<&Cursor>,
-        in_flight: &HashSet<&str>,
+        recognise: Recognise<'_>,
         figures: &mut BurstFigures,
     ) -> Fetched {
         let mut shutdown = self.context.shutdown.clone();
@@ -342,7 +352,7 @@ impl Runner {
         let entities = std::mem::take(&mut page.entities);
         let role = self.role();
         let scope = &self.current.options.scope;
-        match prepare_page(&self.context.store, role, scope, entities, in_flight).await {
+        match prepare_page(&self.context.store, role, scope, entities, recognise).await {
             Ok(prepared) => Fetched::Page(page, prepared),
             Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::WithBackOff)),
         }

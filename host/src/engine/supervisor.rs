@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::options::SourceOptions;
-use super::page::prepare_page;
+use super::page::{Recognise, prepare_page};
 use super::runner::{BurstCounts, Runner, RunnerContext, rest_until};
 use super::versions::{BurstFigures, ReloadStatus, Slot, Version};
 use crate::core::entity_ref::EntityRef;
@@ -492,7 +492,7 @@ impl Engine {
             role,
             &source.options.scope,
             pushed.upserts,
-            &HashSet::new(),
+            Recognise::AllBut(&HashSet::new()),
         )
         .await?;
         let mut rejected = page.rejected;
