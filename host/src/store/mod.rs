@@ -9,12 +9,11 @@ mod read;
 mod source_state;
 mod sql;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use std::ops::{Deref, DerefMut};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
@@ -208,11 +207,14 @@ impl Store {
 /// more memory.
 const SQLITE_WRITER_CHECKPOINT_PAGES: u32 = 8192;
 
-/// A pool of up to `connections`, each set up for `backend`.
+/// A pool of up to `connections`, each set up for `backend`. A PostgreSQL
+/// connection is tested before it is handed out (the server may have
+/// dropped it while idle); a SQLite one, in this process, cannot go away,
+/// and the test would cost a round trip to its worker thread per lookup.
 fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
-        .test_before_acquire(false)
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 let settings = match backend {
