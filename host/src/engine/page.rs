@@ -108,15 +108,20 @@ pub(super) async fn prepare_page(
     })
 }
 
-/// Run CPU-bound work on a blocking thread. A panic there is a bug, and is
-/// raised again here as if the work had run in place.
+/// Run CPU-bound work on a blocking thread.
 async fn off_async<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
+    joined(tokio::task::spawn_blocking(work)).await
+}
+
+/// The result of a page's task. A panic there is a bug, and is raised again
+/// here as if the task had run in place.
+pub(super) async fn joined<T>(task: tokio::task::JoinHandle<T>) -> T {
+    match task.await {
         Ok(value) => value,
         Err(error) => match error.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
-            // Only a runtime shutting down cancels blocking work.
-            Err(error) => panic!("the page's intake was cancelled: {error}"),
+            // Only a runtime shutting down cancels the task.
+            Err(error) => panic!("a page's task was cancelled: {error}"),
         },
     }
 }
@@ -161,20 +166,27 @@ mod tests {
         owner_rule: false,
     };
 
+    /// A store in a temporary folder (kept while the folder lives) holding
+    /// `component("one")` from [`SOURCE`].
+    async fn store_holding_one() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
+            .await
+            .unwrap();
+        ingest_page(&store, SOURCE, &Scope::default(), vec![component("one")])
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
     /// Pages are pipelined: the next one is sorted while the one before it
     /// commits. An entity of the committing page may be about to change, so
     /// the next page's copy of it is never taken as unchanged on the strength
     /// of what was stored before; the commit decides.
     #[tokio::test]
     async fn an_entity_of_a_page_still_committing_is_not_taken_as_unchanged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
-            .await
-            .unwrap();
+        let (_dir, store) = store_holding_one().await;
         let scope = Scope::default();
-        ingest_page(&store, SOURCE, &scope, vec![component("one")])
-            .await
-            .unwrap();
         let none = HashSet::new();
         let again = prepare_page(
             &store,
@@ -217,14 +229,8 @@ mod tests {
     /// it unchanged, writing and logging nothing.
     #[tokio::test]
     async fn without_looking_texts_up_an_unchanged_entity_is_still_not_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
-            .await
-            .unwrap();
+        let (_dir, store) = store_holding_one().await;
         let scope = Scope::default();
-        ingest_page(&store, SOURCE, &scope, vec![component("one")])
-            .await
-            .unwrap();
         let offset = store.last_offset().await.unwrap();
         let page = prepare_page(
             &store,

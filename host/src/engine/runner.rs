@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::options::Rest;
-use super::page::{PreparedPage, Recognise, prepare_page};
+use super::page::{PreparedPage, Recognise, joined, prepare_page};
 use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
@@ -90,19 +90,6 @@ struct Committed {
     rejected: usize,
     outcome: PageOutcome,
     sweep: Option<SweepOutcome>,
-}
-
-/// The result of a page's commit task. A panic there is a bug, and is
-/// raised again here as if the commit had run in place.
-async fn joined(task: JoinHandle<Result<Committed, StoreError>>) -> Result<Committed, StoreError> {
-    match task.await {
-        Ok(committed) => committed,
-        Err(error) => match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            // Only a runtime shutting down cancels the task.
-            Err(error) => panic!("a page's commit was cancelled: {error}"),
-        },
-    }
 }
 
 /// A page fetched from the source and sorted for the store, or why there is none.
