@@ -1203,17 +1203,18 @@ async fn pushed_mid_cycle(ctx: Ctx) {
             .iter()
             .map(|r| contribution(r.trim_start_matches("component:default/")))
             .collect();
+        let entities = marks.len();
         store
             .commit_page(
                 role,
-                &contributions,
-                &[],
+                contributions,
+                Vec::new(),
                 weir::store::PageProgress {
                     owner: other,
                     cycle: cycle.cycle,
                     cursor: Some("1"),
-                    marks: &marks,
-                    entities: marks.len(),
+                    marks: marks.into(),
+                    entities,
                     lease_until_ms: now_ms() + HOUR_MS,
                     now_ms: now_ms(),
                     last,

@@ -2,8 +2,9 @@
 //! text the source already sent byte for byte are recognised by its hash and
 //! not parsed again; the rest are validated, scoped and hashed. Every ref
 //! the page names is a mark of the cycle (an invalid entity counts as seen).
-//! The hashing, parsing and validation run on blocking threads, so the async
-//! threads stay free for the guest and the database meanwhile.
+//! The hashing, parsing and validation run on blocking threads, a page split
+//! in one chunk per core, so the async threads stay free for the guest and
+//! the database meanwhile.
 
 use std::collections::HashSet;
 
@@ -62,7 +63,11 @@ pub(super) async fn prepare_page(
 ) -> Result<PreparedPage, StoreError> {
     let count = entities.len();
     let read_refs = matches!(recognise, Recognise::AllBut(_));
-    let hashed = off_async(move || hash_texts(entities, read_refs)).await;
+    let hashed: Vec<_> = in_parallel(entities, move |chunk| hash_texts(chunk, read_refs))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let known = match recognise {
         Recognise::AllBut(in_flight) => {
             let named: Vec<(&str, &str)> = hashed
@@ -95,7 +100,12 @@ pub(super) async fn prepare_page(
         Intake::default()
     } else {
         let (name, scope) = (source.name.to_owned(), scope.clone());
-        off_async(move || take_in(&name, &scope, fresh)).await
+        let mut intake = Intake::default();
+        for chunk in in_parallel(fresh, move |chunk| take_in(&name, &scope, chunk)).await {
+            intake.contributions.extend(chunk.contributions);
+            intake.rejected.extend(chunk.rejected);
+        }
+        intake
     };
     marks.extend(intake.contributions.iter().map(|c| c.entity_ref.clone()));
     marks.extend(intake.rejected.iter().filter_map(|r| r.entity_ref.clone()));
@@ -108,9 +118,35 @@ pub(super) async fn prepare_page(
     })
 }
 
-/// Run CPU-bound work on a blocking thread.
-async fn off_async<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    joined(tokio::task::spawn_blocking(work)).await
+/// Fewest items worth a thread of their own.
+const MIN_CHUNK: usize = 64;
+
+/// Run CPU-bound `work` over `items` on blocking threads, split in one chunk
+/// per core; the results in the order of the chunks.
+async fn in_parallel<T, R>(
+    mut items: Vec<T>,
+    work: impl Fn(Vec<T>) -> R + Clone + Send + 'static,
+) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunks = cores.min(items.len() / MIN_CHUNK).max(1);
+    let chunk_len = items.len().div_ceil(chunks);
+    let mut tasks = Vec::with_capacity(chunks);
+    while items.len() > chunk_len {
+        let rest = items.split_off(chunk_len);
+        let chunk = std::mem::replace(&mut items, rest);
+        let work = work.clone();
+        tasks.push(tokio::task::spawn_blocking(move || work(chunk)));
+    }
+    tasks.push(tokio::task::spawn_blocking(move || work(items)));
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(joined(task).await);
+    }
+    results
 }
 
 /// The result of a page's task. A panic there is a bug, and is raised again
@@ -222,6 +258,17 @@ mod tests {
             .unwrap();
         let stored = store.entity("component:default/a").await.unwrap().unwrap();
         assert_eq!(stored.entity["metadata"]["description"], "one");
+    }
+
+    #[tokio::test]
+    async fn work_split_across_cores_keeps_its_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        let chunks = in_parallel(items.clone(), |chunk| chunk).await;
+        assert_eq!(chunks.concat(), items);
+        let few = in_parallel(vec![1, 2, 3], |chunk| chunk).await;
+        assert_eq!(few, [vec![1, 2, 3]]);
+        let none = in_parallel(Vec::<usize>::new(), |chunk| chunk.len()).await;
+        assert_eq!(none, [0]);
     }
 
     /// A cycle that began with nothing stored does not look texts up; an

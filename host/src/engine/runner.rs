@@ -400,26 +400,24 @@ impl Runner {
                 owner: &owner,
                 cycle,
                 cursor: cursor.as_deref(),
-                marks: &page_marks,
+                marks: page_marks,
                 entities: prepared.entities,
                 lease_until_ms,
                 now_ms: now,
                 last,
             };
-            let committed = store
-                .commit_page(role, &prepared.contributions, &prepared.rejected, progress)
+            let (entities, unchanged) = (prepared.entities, prepared.unchanged);
+            let rejected = prepared.rejected.len();
+            store
+                .commit_page(role, prepared.contributions, prepared.rejected, progress)
                 .await
                 .map(|(outcome, sweep)| Committed {
-                    entities: prepared.entities,
-                    unchanged: prepared.unchanged,
-                    rejected: prepared.rejected.len(),
+                    entities,
+                    unchanged,
+                    rejected,
                     outcome,
                     sweep,
-                });
-            // Freeing a page's parsed entities is a good share of its cost;
-            // done on a blocking thread, it overlaps the next page.
-            tokio::task::spawn_blocking(move || drop(prepared));
-            committed
+                })
         };
         (tokio::spawn(task.in_current_span()), marks)
     }

@@ -5,10 +5,12 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use futures_executor::block_on;
 use serde_json::Value;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-use super::sql::{BATCH_ROWS, fetch_with_keys, statement, values_rows};
+use super::sql::{BATCH_ROWS, fetch_with_keys};
+use super::writes::{CatalogWrites, EntityRow, EventRow};
 use super::{Backend, QueryContext, Store, StoreError, now_ms};
 use crate::core::canonical::content_hash;
 use crate::core::intake::{Contribution, Rejection};
@@ -77,12 +79,31 @@ impl Store {
         contributions: Vec<Contribution>,
         invalid: &[Rejection],
     ) -> Result<PageOutcome, StoreError> {
-        let mut writer = self.writer().await?;
-        let mut tx = writer.begin().await?;
-        let outcome = apply_in(&mut tx, source, &contributions, invalid).await?;
-        tx.commit()
-            .await
-            .doing(format!("committing a page of source `{}`", source.name))?;
+        let doing = format!("committing a page of source `{}`", source.name);
+        let outcome = match &self.sqlite_writer {
+            Some(writer) => {
+                let name = source.name.to_owned();
+                let (priority, owner_rule) = (source.priority, source.owner_rule);
+                let page = (contributions, invalid.to_vec());
+                writer
+                    .transaction(doing, page, move |tx, (contributions, invalid)| {
+                        let source = SourceRole {
+                            name: &name,
+                            priority,
+                            owner_rule,
+                        };
+                        block_on(apply_in(tx, source, contributions, invalid))
+                    })
+                    .await?
+            }
+            None => {
+                let mut writer = self.writer().await?;
+                let mut tx = writer.begin().await?;
+                let outcome = apply_in(&mut tx, source, &contributions, invalid).await?;
+                tx.commit().await.doing(doing)?;
+                outcome
+            }
+        };
         self.committed();
         self.wrote_rows(outcome.stored).await?;
         Ok(outcome)
@@ -161,21 +182,22 @@ impl Store {
 
 /// [`Store::apply_page`] inside the caller's transaction.
 pub(super) async fn apply_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     source: SourceRole<'_>,
     contributions: &[Contribution],
     invalid: &[Rejection],
 ) -> Result<PageOutcome, StoreError> {
     let mut outcome = PageOutcome::default();
     if !contributions.is_empty() || !invalid.is_empty() {
-        queue_behind_writers(tx).await?;
+        tx.queue_behind_writers().await?;
     }
     let contributions = last_of_each_ref(contributions);
     let mut pending = Vec::new();
     for batch in contributions.chunks(BATCH_ROWS) {
-        let existing = stored_hashes(tx, source, batch).await?;
+        let refs: Vec<&str> = batch.iter().map(|c| c.entity_ref.as_str()).collect();
+        let existing = tx.stored_hashes(source, &refs).await?;
         let owners = if source.owner_rule {
-            other_owners(tx, source.name, batch).await?
+            tx.other_owners(source.name, &refs).await?
         } else {
             HashMap::new()
         };
@@ -192,82 +214,61 @@ pub(super) async fn apply_in(
             }
         }
     }
+    let now = now_ms();
     for batch in pending.chunks(BATCH_ROWS) {
-        upsert_contributions(tx, source, batch).await?;
+        tx.upsert_contributions(source, batch, now).await?;
     }
     outcome.stored = pending.len();
-    outcome.kept_with_error = attach_errors(tx, source.name, invalid).await?;
+    outcome.kept_with_error = attach_errors(tx, source.name, invalid, now).await?;
 
     let in_memory: HashMap<&str, &Contribution> = pending
         .iter()
         .map(|c| (c.entity_ref.as_str(), *c))
         .collect();
-    let touched: Vec<String> = pending.iter().map(|c| c.entity_ref.clone()).collect();
+    let touched: Vec<&str> = pending.iter().map(|c| c.entity_ref.as_str()).collect();
     let Remerged { events, restated } = remerge(tx, source, &in_memory, &touched).await?;
-    restate(tx, restated).await?;
+    for (entity_ref, merged) in &restated {
+        tx.restate(entity_ref, merged, now).await?;
+    }
     outcome.added = events.iter().filter(|e| e.change == "added").count();
     outcome.updated = events.iter().filter(|e| e.change == "updated").count();
     outcome.removed = events.iter().filter(|e| e.change == "removed").count();
-    write_merged(tx, events).await?;
+    write_merged(tx, events, now).await?;
     Ok(outcome)
 }
 
 /// [`Store::remove_contributions`] inside the caller's transaction.
 pub(super) async fn remove_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     source: &str,
     refs: &[String],
 ) -> Result<RemovalOutcome, StoreError> {
     if !refs.is_empty() {
-        queue_behind_writers(tx).await?;
+        tx.queue_behind_writers().await?;
     }
     let mut deleted = Vec::new();
     for batch in refs.chunks(BATCH_ROWS) {
-        let rows = fetch_with_keys(
-            tx,
-            "DELETE FROM source_entities WHERE source = $1 AND entity_ref IN ({keys}) \
-             RETURNING entity_ref",
-            Some(source),
-            batch.iter().map(String::as_str),
-        )
-        .await
-        .doing(format!("removing contributions of source `{source}`"))?;
-        for row in rows {
-            deleted.push(row.try_get::<String, _>(0).doing("reading a removed ref")?);
-        }
+        let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
+        deleted.extend(tx.delete_contributions(source, &batch).await?);
     }
     let leaving = SourceRole {
         name: source,
         priority: 0,
         owner_rule: false,
     };
+    let deleted: Vec<&str> = deleted.iter().map(String::as_str).collect();
+    let now = now_ms();
     let Remerged { events, restated } = remerge(tx, leaving, &HashMap::new(), &deleted).await?;
-    restate(tx, restated).await?;
+    for (entity_ref, merged) in &restated {
+        tx.restate(entity_ref, merged, now).await?;
+    }
     let outcome = RemovalOutcome {
         deleted: deleted.len(),
         updated: events.iter().filter(|e| e.change == "updated").count(),
         removed: events.iter().filter(|e| e.change == "removed").count(),
     };
-    write_merged(tx, events).await?;
+    write_merged(tx, events, now).await?;
     Ok(outcome)
-}
-
-/// Wait for every other transaction that writes the catalog, by locking the
-/// change log's head row up front. A re-merge reads the other sources'
-/// contributions and the current merged hash; under PostgreSQL's READ
-/// COMMITTED two sources committing the same refs at once would each merge
-/// without the other's contribution, and the later would overwrite the
-/// merged entity. Queued behind the lock, each sees the other's commit.
-/// (SQLite's `BEGIN IMMEDIATE` already queues writers.) A page of unchanged
-/// entities writes nothing and takes no lock.
-async fn queue_behind_writers(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-    if tx.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT last_offset FROM log_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut **tx)
-            .await
-            .doing("queueing behind other catalog writers")?;
-    }
-    Ok(())
 }
 
 /// A page may name a ref twice; the later one wins, as it would have had the
@@ -281,58 +282,6 @@ fn last_of_each_ref(contributions: &[Contribution]) -> Vec<&Contribution> {
         .collect();
     kept.reverse();
     kept
-}
-
-/// The hashes of `batch`'s refs as `source` stored them, valid and at its
-/// current priority (a changed priority must re-merge, even with the same body).
-async fn stored_hashes(
-    tx: &mut Transaction<'_, Any>,
-    source: SourceRole<'_>,
-    batch: &[&Contribution],
-) -> Result<HashMap<String, String>, StoreError> {
-    let sql = format!(
-        "SELECT entity_ref, hash FROM source_entities \
-         WHERE source = $1 AND error IS NULL AND priority = {} AND entity_ref IN ({{keys}})",
-        source.priority
-    );
-    let rows = fetch_with_keys(
-        tx,
-        &sql,
-        Some(source.name),
-        batch.iter().map(|c| c.entity_ref.as_str()),
-    )
-    .await
-    .doing(format!("reading stored hashes of source `{}`", source.name))?;
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .doing("reading stored hashes")
-}
-
-/// Other sources' location keys for the refs of `batch`.
-async fn other_owners(
-    tx: &mut Transaction<'_, Any>,
-    source: &str,
-    batch: &[&Contribution],
-) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError> {
-    let rows = fetch_with_keys(
-        tx,
-        "SELECT entity_ref, source, location_key FROM source_entities \
-         WHERE source <> $1 AND entity_ref IN ({keys})",
-        Some(source),
-        batch.iter().map(|c| c.entity_ref.as_str()),
-    )
-    .await
-    .doing(format!("reading other owners for source `{source}`"))?;
-    let mut owners: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
-    for row in rows {
-        let entity_ref: String = row.try_get(0).doing("reading owners")?;
-        owners.entry(entity_ref).or_default().push((
-            row.try_get(1).doing("reading owners")?,
-            row.try_get(2).doing("reading owners")?,
-        ));
-    }
-    Ok(owners)
 }
 
 /// Backstage's rule: an entity may be taken over only by the location that
@@ -360,76 +309,30 @@ fn describe_key(key: Option<&str>) -> String {
     key.map_or_else(|| "(none)".to_owned(), |key| format!("{key:?}"))
 }
 
-async fn upsert_contributions(
-    tx: &mut Transaction<'_, Any>,
-    source: SourceRole<'_>,
-    batch: &[&Contribution],
-) -> Result<(), StoreError> {
-    const COLUMNS: usize = 10;
-    let sql = format!(
-        "INSERT INTO source_entities \
-         (source, entity_ref, body, hash, raw_hash, location_key, plugin_build, priority, first_seen_ms, updated_ms) \
-         VALUES {} \
-         ON CONFLICT (source, entity_ref) DO UPDATE SET \
-         body = excluded.body, hash = excluded.hash, raw_hash = excluded.raw_hash, \
-         location_key = excluded.location_key, \
-         plugin_build = excluded.plugin_build, priority = excluded.priority, error = NULL, \
-         updated_ms = excluded.updated_ms",
-        values_rows(batch.len(), COLUMNS, 1)
-    );
-    let now = now_ms();
-    let mut query = sqlx::query(statement(tx, sql));
-    for contribution in batch {
-        query = query
-            .bind(source.name)
-            .bind(contribution.entity_ref.as_str())
-            .bind(contribution.body.as_str())
-            .bind(contribution.hash.as_str())
-            .bind(contribution.raw_hash.as_str())
-            .bind(contribution.location_key.as_deref())
-            .bind(contribution.plugin_build.as_str())
-            .bind(source.priority)
-            .bind(now)
-            .bind(now);
-    }
-    query
-        .execute(&mut **tx)
-        .await
-        .doing(format!("storing entities of source `{}`", source.name))?;
-    Ok(())
-}
-
 /// Mark refs the source sent invalid: their last good version stays, with
 /// the error beside it. Returns how many refs had such a version.
 async fn attach_errors(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     source: &str,
     invalid: &[Rejection],
+    now: i64,
 ) -> Result<usize, StoreError> {
     let mut kept = 0;
     for rejection in invalid {
-        let Some(entity_ref) = &rejection.entity_ref else {
-            continue;
-        };
-        let result = sqlx::query(
-            "UPDATE source_entities SET error = $1, updated_ms = $2 WHERE source = $3 AND entity_ref = $4",
-        )
-        .bind(rejection.reason.as_str())
-        .bind(now_ms())
-        .bind(source)
-        .bind(entity_ref.as_str())
-        .execute(&mut **tx)
-        .await
-        .doing(format!("recording the error of {entity_ref} from source `{source}`"))?;
-        kept += usize::from(result.rows_affected() > 0);
+        if let Some(entity_ref) = &rejection.entity_ref {
+            let had = tx
+                .attach_error(source, entity_ref, &rejection.reason, now)
+                .await?;
+            kept += usize::from(had);
+        }
     }
     Ok(kept)
 }
 
 /// A merged entity as it is written: its body and provenance, or, when it is
 /// exactly one source's contribution, only that source's name.
-struct MergedEntity {
-    hash: String,
+pub(super) struct MergedEntity {
+    pub(super) hash: String,
     stored: MergedForm,
 }
 
@@ -443,7 +346,7 @@ impl MergedEntity {
     }
 
     /// The body, provenance and sole source columns it is stored in.
-    fn columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+    pub(super) fn columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
         match &self.stored {
             MergedForm::Explicit { body, provenance } => {
                 (Some(body.as_str()), Some(provenance.as_str()), None)
@@ -482,18 +385,18 @@ struct Remerged {
 /// Re-merge `refs` from every source's stored contribution (the current
 /// source's, when in memory, is not read back) and return what changed.
 async fn remerge(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     source: SourceRole<'_>,
     in_memory: &HashMap<&str, &Contribution>,
-    refs: &[String],
+    refs: &[&str],
 ) -> Result<Remerged, StoreError> {
     let mut changes = Vec::new();
     let mut restated = Vec::new();
     for batch in refs.chunks(BATCH_ROWS) {
-        let current = merged_states(tx, batch).await?;
+        let current = tx.merged_states(batch).await?;
         let shared: Vec<&str> = batch
             .iter()
-            .map(String::as_str)
+            .copied()
             .filter(|entity_ref| {
                 current
                     .get(*entity_ref)
@@ -501,28 +404,28 @@ async fn remerge(
             })
             .collect();
         let contributors = load_contributors(tx, source, in_memory, batch, &shared).await?;
-        for entity_ref in batch {
-            let old = current.get(entity_ref.as_str());
-            let change = match contributors.get(entity_ref.as_str()) {
+        for &entity_ref in batch {
+            let old = current.get(entity_ref);
+            let change = match contributors.get(entity_ref) {
                 None => old.is_some().then(|| MergedChange {
-                    entity_ref: entity_ref.clone(),
+                    entity_ref: entity_ref.to_owned(),
                     change: "removed",
                     merged: None,
                 }),
                 Some(list) => {
-                    let own = in_memory.get(entity_ref.as_str()).copied();
+                    let own = in_memory.get(entity_ref).copied();
                     let merged = merge_contributors(entity_ref, list, own)?;
                     match old {
                         Some(old) if old.hash == merged.hash => {
                             if old.sole_source.is_some()
                                 && old.sole_source.as_deref() != merged.sole_source()
                             {
-                                restated.push((entity_ref.clone(), merged));
+                                restated.push((entity_ref.to_owned(), merged));
                             }
                             None
                         }
                         old => Some(MergedChange {
-                            entity_ref: entity_ref.clone(),
+                            entity_ref: entity_ref.to_owned(),
                             change: if old.is_some() { "updated" } else { "added" },
                             merged: Some(merged),
                         }),
@@ -538,23 +441,6 @@ async fn remerge(
     })
 }
 
-/// A merged entity as stored: its hash, and the source it is exactly the
-/// contribution of, if it is one source's alone.
-struct MergedState {
-    hash: String,
-    sole_source: Option<String>,
-}
-
-impl MergedState {
-    /// Whether no source but `source` contributes to the entity. Every
-    /// stored contribution is part of its ref's merged entity, and one
-    /// stored as a single source's alone has no other contributor; so the
-    /// other sources' rows need not be read.
-    fn is_solely_from(&self, source: &str) -> bool {
-        self.sole_source.as_deref() == Some(source)
-    }
-}
-
 struct Contributor<'a> {
     source: String,
     priority: i64,
@@ -567,40 +453,30 @@ struct Contributor<'a> {
 /// refs in `in_memory` (a page's new ones), or none (its contributions were
 /// just deleted); so a ref that only `source` provides costs no row at all.
 async fn load_contributors<'a>(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     source: SourceRole<'_>,
     in_memory: &HashMap<&str, &'a Contribution>,
-    batch: &[String],
+    batch: &[&str],
     shared: &[&str],
 ) -> Result<HashMap<String, Vec<Contributor<'a>>>, StoreError> {
     let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
     if !shared.is_empty() {
-        let rows = fetch_with_keys(
-            tx,
-            "SELECT entity_ref, source, priority, body FROM source_entities \
-             WHERE source <> $1 AND entity_ref IN ({keys})",
-            Some(source.name),
-            shared.iter().copied(),
-        )
-        .await
-        .doing("reading contributions to re-merge")?;
-        for row in rows {
-            let entity_ref: String = row.try_get(0).doing("reading contributions")?;
-            let contributor: String = row.try_get(1).doing("reading contributions")?;
-            let priority: i64 = row.try_get(2).doing("reading contributions")?;
-            let body: String = row.try_get(3).doing("reading contributions")?;
-            let entity = Cow::Owned(parse_body(&entity_ref, &body)?);
-            by_ref.entry(entity_ref).or_default().push(Contributor {
-                source: contributor,
-                priority,
-                entity,
-            });
+        for stored in tx.other_contributions(source.name, shared).await? {
+            let entity = Cow::Owned(parse_body(&stored.entity_ref, &stored.body)?);
+            by_ref
+                .entry(stored.entity_ref)
+                .or_default()
+                .push(Contributor {
+                    source: stored.source,
+                    priority: stored.priority,
+                    entity,
+                });
         }
     }
-    for entity_ref in batch {
-        if let Some(own) = in_memory.get(entity_ref.as_str()) {
+    for &entity_ref in batch {
+        if let Some(own) = in_memory.get(entity_ref) {
             by_ref
-                .entry(entity_ref.clone())
+                .entry(entity_ref.to_owned())
                 .or_default()
                 .push(Contributor {
                     source: source.name.to_owned(),
@@ -671,197 +547,57 @@ fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<S
     })
 }
 
-async fn merged_states(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[String],
-) -> Result<HashMap<String, MergedState>, StoreError> {
-    let rows = fetch_with_keys(
-        tx,
-        "SELECT entity_ref, hash, sole_source FROM entities WHERE entity_ref IN ({keys})",
-        None,
-        batch.iter().map(String::as_str),
-    )
-    .await
-    .doing("reading merged hashes")?;
-    rows.iter()
-        .map(|row| {
-            let state = MergedState {
-                hash: row.try_get(1)?,
-                sole_source: row.try_get(2)?,
-            };
-            Ok((row.try_get(0)?, state))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .doing("reading merged hashes")
-}
-
-/// Store again merged entities whose content did not change (rare: a
-/// source joined with nothing to add), keeping their last event.
-async fn restate(
-    tx: &mut Transaction<'_, Any>,
-    restated: Vec<(String, MergedEntity)>,
-) -> Result<(), StoreError> {
-    for (entity_ref, merged) in restated {
-        let (body, provenance, sole_source) = merged.columns();
-        sqlx::query(
-            "UPDATE entities SET body = $1, provenance = $2, sole_source = $3, updated_ms = $4 \
-             WHERE entity_ref = $5",
-        )
-        .bind(body)
-        .bind(provenance)
-        .bind(sole_source)
-        .bind(now_ms())
-        .bind(entity_ref.as_str())
-        .execute(&mut **tx)
-        .await
-        .doing(format!("storing the contributors of {entity_ref}"))?;
-    }
-    Ok(())
-}
-
 /// Write merged entities and their events. Offsets are taken last, with the
-/// log head's row lock held to commit, so they become visible in order.
+/// log head locked to commit, so they become visible in order.
 async fn write_merged(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl CatalogWrites,
     changes: Vec<MergedChange>,
+    now: i64,
 ) -> Result<(), StoreError> {
     if changes.is_empty() {
         return Ok(());
     }
     let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE log_head SET last_offset = last_offset + $1 WHERE id = 1 RETURNING last_offset",
-    )
-    .bind(count)
-    .fetch_one(&mut **tx)
-    .await
-    .doing("taking change-log offsets")?;
-    let first = last - count + 1;
-    let now = now_ms();
+    let first = tx.take_offsets(count).await? - count + 1;
     let numbered: Vec<(i64, MergedChange)> = (first..).zip(changes).collect();
     for batch in numbered.chunks(BATCH_ROWS) {
-        write_entities(tx, batch, now).await?;
-        delete_removed(tx, batch).await?;
-        write_events(tx, batch, now).await?;
+        let entities: Vec<EntityRow> = batch
+            .iter()
+            .filter_map(|(offset, change)| {
+                Some(EntityRow {
+                    offset: *offset,
+                    entity_ref: &change.entity_ref,
+                    merged: change.merged.as_ref()?,
+                })
+            })
+            .collect();
+        if !entities.is_empty() {
+            tx.write_entities(&entities, now).await?;
+        }
+        let removed: Vec<&str> = batch
+            .iter()
+            .filter(|(_, change)| change.merged.is_none())
+            .map(|(_, change)| change.entity_ref.as_str())
+            .collect();
+        if !removed.is_empty() {
+            tx.delete_entities(&removed).await?;
+        }
+        let events: Vec<EventRow> = batch
+            .iter()
+            .map(|(offset, change)| EventRow {
+                offset: *offset,
+                entity_ref: &change.entity_ref,
+                change: change.change,
+            })
+            .collect();
+        tx.write_events(&events, now).await?;
     }
     Ok(())
-}
-
-async fn write_entities(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[(i64, MergedChange)],
-    now: i64,
-) -> Result<(), StoreError> {
-    let rows: Vec<_> = batch
-        .iter()
-        .filter_map(|(offset, change)| Some((offset, &change.entity_ref, change.merged.as_ref()?)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    const COLUMNS: usize = 10;
-    let sql = format!(
-        "INSERT INTO entities \
-         (entity_ref, kind, namespace, name, body, hash, provenance, sole_source, updated_ms, event_offset) \
-         VALUES {} ON CONFLICT (entity_ref) DO UPDATE SET body = excluded.body, hash = excluded.hash, \
-         provenance = excluded.provenance, sole_source = excluded.sole_source, \
-         updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
-        values_rows(rows.len(), COLUMNS, 1)
-    );
-    let mut query = sqlx::query(statement(tx, sql));
-    for (offset, entity_ref, merged) in rows {
-        let (kind, namespace, name) = split_ref(entity_ref);
-        let (body, provenance, sole_source) = merged.columns();
-        query = query
-            .bind(entity_ref.as_str())
-            .bind(kind)
-            .bind(namespace)
-            .bind(name)
-            .bind(body)
-            .bind(merged.hash.as_str())
-            .bind(provenance)
-            .bind(sole_source)
-            .bind(now)
-            .bind(*offset);
-    }
-    query
-        .execute(&mut **tx)
-        .await
-        .doing("writing merged entities")?;
-    Ok(())
-}
-
-async fn delete_removed(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[(i64, MergedChange)],
-) -> Result<(), StoreError> {
-    let removed: Vec<&str> = batch
-        .iter()
-        .filter(|(_, change)| change.merged.is_none())
-        .map(|(_, change)| change.entity_ref.as_str())
-        .collect();
-    if removed.is_empty() {
-        return Ok(());
-    }
-    fetch_with_keys(
-        tx,
-        "DELETE FROM entities WHERE entity_ref IN ({keys})",
-        None,
-        removed.into_iter(),
-    )
-    .await
-    .doing("deleting removed entities")?;
-    Ok(())
-}
-
-/// One row per ref: the log is compacted as it is written.
-async fn write_events(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[(i64, MergedChange)],
-    now: i64,
-) -> Result<(), StoreError> {
-    const COLUMNS: usize = 5;
-    let sql = format!(
-        "INSERT INTO changes (entity_ref, event_offset, change, kind, at_ms) VALUES {} \
-         ON CONFLICT (entity_ref) DO UPDATE SET event_offset = excluded.event_offset, \
-         change = excluded.change, kind = excluded.kind, at_ms = excluded.at_ms",
-        values_rows(batch.len(), COLUMNS, 1)
-    );
-    let mut query = sqlx::query(statement(tx, sql));
-    for (offset, change) in batch {
-        let (kind, _, _) = split_ref(&change.entity_ref);
-        query = query
-            .bind(change.entity_ref.as_str())
-            .bind(*offset)
-            .bind(change.change)
-            .bind(kind)
-            .bind(now);
-    }
-    query
-        .execute(&mut **tx)
-        .await
-        .doing("writing change-log entries")?;
-    Ok(())
-}
-
-/// `kind:namespace/name` → its parts (the ref is normalised by the core).
-fn split_ref(entity_ref: &str) -> (&str, &str, &str) {
-    let (kind, rest) = entity_ref.split_once(':').unwrap_or(("", entity_ref));
-    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
-    (kind, namespace, name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refs_split_into_their_parts() {
-        assert_eq!(
-            split_ref("component:default/a.b_c"),
-            ("component", "default", "a.b_c")
-        );
-    }
 
     #[test]
     fn the_last_occurrence_of_a_ref_wins() {

@@ -1,13 +1,17 @@
 //! The store: the catalog's tables in SQLite (the default: one file, nothing
 //! to install) or PostgreSQL (for production and several replicas), through
-//! sqlx. It applies a page of contributions in one transaction (source
-//! records, the re-merge of the refs they touch, change-log entries), removes
-//! a source's contributions, and reads entities and changes back.
+//! sqlx (and, for SQLite's page commits, rusqlite on a blocking thread). It
+//! applies a page of contributions in one transaction (source records, the
+//! re-merge of the refs they touch, change-log entries), removes a source's
+//! contributions, and reads entities and changes back.
 
 mod apply;
 mod read;
 mod source_state;
 mod sql;
+mod sqlite_writer;
+mod sqlx_writes;
+mod writes;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
@@ -18,6 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
+
+use sqlite_writer::{HeldWriter, SqliteWriter};
 
 pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
 pub use read::{
@@ -47,6 +53,21 @@ pub enum StoreError {
     #[error("database error while {doing}: {error}")]
     Query { doing: String, error: sqlx::Error },
 
+    #[error("database error while {doing}: {error}")]
+    Sqlite {
+        doing: String,
+        error: rusqlite::Error,
+    },
+
+    #[error(
+        "an in-memory SQLite database is not supported: Weir's connections must share one \
+         file (use sqlite://PATH)"
+    )]
+    InMemorySqlite,
+
+    #[error("a write was abandoned: the process is shutting down")]
+    WriterGone,
+
     #[error(
         "source `{source_name}`: this replica no longer holds the source's lease, or its cycle \
          was cancelled or reset meanwhile; the page was not committed"
@@ -75,6 +96,15 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
     }
 }
 
+impl<T> QueryContext<T> for Result<T, rusqlite::Error> {
+    fn doing(self, doing: impl Into<String>) -> Result<T, StoreError> {
+        self.map_err(|error| StoreError::Sqlite {
+            doing: doing.into(),
+            error,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,
@@ -88,13 +118,15 @@ const ANALYZE_EVERY_ROWS: u64 = 20_000;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// On SQLite, the one connection every write transaction runs on, held
+    /// On SQLite, the one writer every write transaction runs on, held
     /// rather than pooled: its page cache stays warm from one page to the
     /// next (SQLite drops a connection's cache whenever another connection
     /// wrote), and a pool would test the connection with a round trip to
     /// its worker thread every time it came back, between any two pages.
-    /// On PostgreSQL writes take connections from `pool`.
-    sqlite_writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
+    /// A page's commit runs on it through rusqlite, the rest through sqlx
+    /// (see [`sqlite_writer`]). On PostgreSQL writes take connections from
+    /// `pool`.
+    sqlite_writer: Option<SqliteWriter>,
     backend: Backend,
     /// Rows written since the planner's statistics were last refreshed.
     unanalyzed_rows: Arc<AtomicU64>,
@@ -183,7 +215,7 @@ impl Store {
                     )))
                     .await
                     .map_err(open_error)?;
-                Some(Arc::new(tokio::sync::Mutex::new(connection)))
+                Some(SqliteWriter::open(connection).await?)
             }
             Backend::Postgres => None,
         };
@@ -272,7 +304,7 @@ impl Store {
     /// transaction with [`WriteConnection::begin`].
     pub(crate) async fn writer(&self) -> Result<WriteConnection, StoreError> {
         match &self.sqlite_writer {
-            Some(writer) => Ok(WriteConnection::Held(Arc::clone(writer).lock_owned().await)),
+            Some(writer) => Ok(WriteConnection::Held(writer.hold().await)),
             None => Ok(WriteConnection::Pooled(
                 self.pool.acquire().await.doing("connecting to write")?,
             )),
@@ -282,7 +314,7 @@ impl Store {
 
 /// A connection that write transactions run on.
 pub(crate) enum WriteConnection {
-    Held(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    Held(HeldWriter),
     Pooled(PoolConnection<Any>),
 }
 
@@ -359,6 +391,14 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_in_memory_sqlite_database_is_refused() {
+        assert!(matches!(
+            Store::open("sqlite::memory:").await,
+            Err(StoreError::InMemorySqlite)
+        ));
+    }
 
     #[test]
     fn urls_choose_the_backend() {

@@ -5,11 +5,15 @@
 //! the last page of a cycle with the cycle's sweep, so a process killed at
 //! any point resumes from the last committed page.
 
+use std::sync::Arc;
+
+use futures_executor::block_on;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::apply::{PageOutcome, RemovalOutcome, SourceRole, apply_in, remove_in};
-use super::sql::{BATCH_ROWS, statement, values_rows};
+use super::sql::{BATCH_ROWS, statement};
+use super::writes::CatalogWrites;
 use super::{QueryContext, Store, StoreError};
 use crate::core::intake::{Contribution, Rejection};
 
@@ -135,7 +139,7 @@ pub enum SweepOutcome {
 }
 
 /// The engine's side of a page commit.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PageProgress<'a> {
     /// The lease holder; the commit fails if the lease has moved on.
     pub owner: &'a str,
@@ -144,7 +148,7 @@ pub struct PageProgress<'a> {
     /// The cursor to resume from after this page.
     pub cursor: Option<&'a str>,
     /// Every ref the page named (marked as seen in this cycle).
-    pub marks: &'a [String],
+    pub marks: Arc<[String]>,
     /// Entities the page carried.
     pub entities: usize,
     /// The lease is extended to this time.
@@ -331,68 +335,68 @@ impl Store {
     pub async fn commit_page(
         &self,
         role: SourceRole<'_>,
-        contributions: &[Contribution],
-        invalid: &[Rejection],
+        contributions: Vec<Contribution>,
+        invalid: Vec<Rejection>,
         progress: PageProgress<'_>,
     ) -> Result<(PageOutcome, Option<SweepOutcome>), StoreError> {
         let source = role.name;
-        let mut writer = self.writer().await?;
-        let mut tx = writer.begin().await?;
-        let fenced = sqlx::query(
-            "UPDATE source_state SET lease_until_ms = $1 \
-             WHERE source = $2 AND lease_owner = $3 AND cycle = $4 AND cycle_started_ms IS NOT NULL",
-        )
-        .bind(progress.lease_until_ms)
-        .bind(source)
-        .bind(progress.owner)
-        .bind(progress.cycle)
-        .execute(&mut *tx)
-        .await
-        .doing(format!("checking the lease on source `{source}`"))?;
-        if fenced.rows_affected() == 0 {
-            return Err(StoreError::Fenced {
-                source_name: source.to_owned(),
-            });
-        }
-        let outcome = apply_in(&mut tx, role, contributions, invalid).await?;
-        mark_in(&mut tx, source, progress.marks).await?;
-        let page = CycleTotals {
-            pages: 1,
-            entities: progress.entities as i64,
-            added: outcome.added as i64,
-            updated: outcome.updated as i64,
-            removed: outcome.removed as i64,
-            rejected: (outcome.rejected.len() + invalid.len()) as i64,
-            errors: 0,
-        };
-        add_totals(&mut tx, source, progress.cursor, page).await?;
-        let sweep = match progress.last {
-            None => None,
-            Some((guards, rest_until_ms)) => {
-                let sweep = sweep_in(&mut tx, source, guards).await?;
-                if let SweepOutcome::Swept(removal) = &sweep {
-                    let swept = CycleTotals {
-                        updated: removal.updated as i64,
-                        removed: removal.removed as i64,
-                        ..CycleTotals::default()
-                    };
-                    add_totals(&mut tx, source, None, swept).await?;
-                }
-                end_cycle_in(
-                    &mut tx,
-                    source,
-                    "completed",
-                    Some(&describe_sweep(&sweep)),
-                    progress.now_ms,
-                    rest_until_ms,
-                )
-                .await?;
-                Some(sweep)
+        let doing = format!("committing a page of source `{source}`");
+        let (outcome, sweep) = match (&self.sqlite_writer, progress.last) {
+            // A page within the cycle, the common case, runs on SQLite's
+            // writer directly.
+            (Some(writer), None) => {
+                let (name, owner) = (source.to_owned(), progress.owner.to_owned());
+                let cursor = progress.cursor.map(str::to_owned);
+                let (priority, owner_rule) = (role.priority, role.owner_rule);
+                let PageProgress {
+                    cycle,
+                    marks,
+                    entities,
+                    lease_until_ms,
+                    now_ms,
+                    ..
+                } = progress;
+                let outcome = writer
+                    .transaction(doing, (contributions, invalid), move |tx, page| {
+                        let role = SourceRole {
+                            name: &name,
+                            priority,
+                            owner_rule,
+                        };
+                        let progress = PageProgress {
+                            owner: &owner,
+                            cycle,
+                            cursor: cursor.as_deref(),
+                            marks,
+                            entities,
+                            lease_until_ms,
+                            now_ms,
+                            last: None,
+                        };
+                        block_on(commit_in(tx, role, &page.0, &page.1, progress))
+                    })
+                    .await?;
+                (outcome, None)
+            }
+            _ => {
+                let mut writer = self.writer().await?;
+                let mut tx = writer.begin().await?;
+                let last = progress.last;
+                let now_ms = progress.now_ms;
+                let outcome = commit_in(&mut tx, role, &contributions, &invalid, progress).await?;
+                let sweep = match last {
+                    None => None,
+                    Some((guards, rest_until_ms)) => {
+                        Some(end_with_sweep(&mut tx, source, guards, now_ms, rest_until_ms).await?)
+                    }
+                };
+                tx.commit().await.doing(doing)?;
+                // Freeing a page's parsed entities is a good share of its
+                // cost; on a blocking thread, it overlaps the next page.
+                tokio::task::spawn_blocking(move || drop((contributions, invalid)));
+                (outcome, sweep)
             }
         };
-        tx.commit()
-            .await
-            .doing(format!("committing a page of source `{source}`"))?;
         self.committed();
         self.wrote_rows(outcome.stored).await?;
         Ok((outcome, sweep))
@@ -414,7 +418,9 @@ impl Store {
         let mut writer = self.writer().await?;
         let mut tx = writer.begin().await?;
         let outcome = apply_in(&mut tx, role, &contributions, invalid).await?;
-        mark_in(&mut tx, source, marks).await?;
+        for batch in marks.chunks(BATCH_ROWS) {
+            tx.mark(source, batch).await?;
+        }
         let removal = remove_in(&mut tx, source, removals).await?;
         tx.commit()
             .await
@@ -787,51 +793,72 @@ fn status_from(row: &AnyRow) -> Result<SourceStatus, StoreError> {
     read().doing("reading a source's state")
 }
 
-async fn add_totals(
-    tx: &mut Transaction<'_, Any>,
-    source: &str,
-    cursor: Option<&str>,
-    totals: CycleTotals,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE source_state SET cursor = $1, pages = pages + $2, entities = entities + $3, \
-         added = added + $4, updated = updated + $5, removed = removed + $6, \
-         rejected = rejected + $7 WHERE source = $8",
-    )
-    .bind(cursor)
-    .bind(totals.pages)
-    .bind(totals.entities)
-    .bind(totals.added)
-    .bind(totals.updated)
-    .bind(totals.removed)
-    .bind(totals.rejected)
-    .bind(source)
-    .execute(&mut **tx)
-    .await
-    .doing(format!("recording the progress of source `{source}`"))?;
-    Ok(())
+/// [`Store::commit_page`] but for the sweep, inside the caller's transaction.
+async fn commit_in(
+    tx: &mut impl CatalogWrites,
+    role: SourceRole<'_>,
+    contributions: &[Contribution],
+    invalid: &[Rejection],
+    progress: PageProgress<'_>,
+) -> Result<PageOutcome, StoreError> {
+    let source = role.name;
+    let holds_lease = tx
+        .extend_lease(
+            source,
+            progress.owner,
+            progress.cycle,
+            progress.lease_until_ms,
+        )
+        .await?;
+    if !holds_lease {
+        return Err(StoreError::Fenced {
+            source_name: source.to_owned(),
+        });
+    }
+    let outcome = apply_in(tx, role, contributions, invalid).await?;
+    for batch in progress.marks.chunks(BATCH_ROWS) {
+        tx.mark(source, batch).await?;
+    }
+    let page = CycleTotals {
+        pages: 1,
+        entities: progress.entities as i64,
+        added: outcome.added as i64,
+        updated: outcome.updated as i64,
+        removed: outcome.removed as i64,
+        rejected: (outcome.rejected.len() + invalid.len()) as i64,
+        errors: 0,
+    };
+    tx.add_totals(source, progress.cursor, page).await?;
+    Ok(outcome)
 }
 
-async fn mark_in(
+/// End the cycle after its last page: sweep, record the cycle and rest.
+async fn end_with_sweep(
     tx: &mut Transaction<'_, Any>,
     source: &str,
-    refs: &[String],
-) -> Result<(), StoreError> {
-    for batch in refs.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO source_marks (source, entity_ref) VALUES {} ON CONFLICT DO NOTHING",
-            values_rows(batch.len(), 2, 1)
-        );
-        let mut query = sqlx::query(statement(tx, sql));
-        for entity_ref in batch {
-            query = query.bind(source).bind(entity_ref.as_str());
-        }
-        query
-            .execute(&mut **tx)
-            .await
-            .doing(format!("marking the entities of source `{source}`"))?;
+    guards: SweepGuards,
+    now_ms: i64,
+    rest_until_ms: i64,
+) -> Result<SweepOutcome, StoreError> {
+    let sweep = sweep_in(tx, source, guards).await?;
+    if let SweepOutcome::Swept(removal) = &sweep {
+        let swept = CycleTotals {
+            updated: removal.updated as i64,
+            removed: removal.removed as i64,
+            ..CycleTotals::default()
+        };
+        tx.add_totals(source, None, swept).await?;
     }
-    Ok(())
+    end_cycle_in(
+        tx,
+        source,
+        "completed",
+        Some(&describe_sweep(&sweep)),
+        now_ms,
+        rest_until_ms,
+    )
+    .await?;
+    Ok(sweep)
 }
 
 async fn clear_marks_in(tx: &mut Transaction<'_, Any>, source: &str) -> Result<(), StoreError> {

@@ -1,0 +1,181 @@
+//! The statements a commit runs, as one trait with two ways of running them:
+//! through sqlx ([`super::sqlx_writes`]: PostgreSQL, and SQLite's rarer
+//! writes) and straight on SQLite's writer connection
+//! ([`super::sqlite_writer`]: a page of a cycle, the hot path). What to write
+//! is decided once, in [`super::apply`], against this trait.
+//!
+//! Every method may be handed at most [`super::sql::BATCH_ROWS`] rows.
+
+use std::collections::HashMap;
+
+use super::StoreError;
+use super::apply::{MergedEntity, SourceRole};
+use super::source_state::CycleTotals;
+use crate::core::intake::Contribution;
+
+/// A merged entity as stored: its hash, and the source it is exactly the
+/// contribution of, if it is one source's alone.
+pub(super) struct MergedState {
+    pub hash: String,
+    pub sole_source: Option<String>,
+}
+
+impl MergedState {
+    /// Whether no source but `source` contributes to the entity. Every
+    /// stored contribution is part of its ref's merged entity, and one
+    /// stored as a single source's alone has no other contributor; so the
+    /// other sources' rows need not be read.
+    pub fn is_solely_from(&self, source: &str) -> bool {
+        self.sole_source.as_deref() == Some(source)
+    }
+}
+
+/// Another source's stored contribution to a ref.
+pub(super) struct StoredContribution {
+    pub entity_ref: String,
+    pub source: String,
+    pub priority: i64,
+    pub body: String,
+}
+
+/// A merged entity to write, under the offset of its event.
+pub(super) struct EntityRow<'a> {
+    pub offset: i64,
+    pub entity_ref: &'a str,
+    pub merged: &'a MergedEntity,
+}
+
+/// A change-log entry: the latest event of its ref.
+pub(super) struct EventRow<'a> {
+    pub offset: i64,
+    pub entity_ref: &'a str,
+    /// `added`, `updated` or `removed`.
+    pub change: &'static str,
+}
+
+/// The catalog's statements inside one write transaction.
+pub(super) trait CatalogWrites {
+    /// Wait for every other transaction that writes the catalog (PostgreSQL;
+    /// SQLite's writers already queue at `BEGIN IMMEDIATE`).
+    async fn queue_behind_writers(&mut self) -> Result<(), StoreError>;
+
+    /// The hashes of `refs` as `source` stored them, valid and at its
+    /// current priority (a changed priority must re-merge, even with the
+    /// same body).
+    async fn stored_hashes(
+        &mut self,
+        source: SourceRole<'_>,
+        refs: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError>;
+
+    /// Other sources' names and location keys for `refs`.
+    async fn other_owners(
+        &mut self,
+        source: &str,
+        refs: &[&str],
+    ) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError>;
+
+    /// Store `batch` as `source`'s contributions, valid.
+    async fn upsert_contributions(
+        &mut self,
+        source: SourceRole<'_>,
+        batch: &[&Contribution],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Attach `reason` to `source`'s stored contribution to `entity_ref`;
+    /// whether it had one.
+    async fn attach_error(
+        &mut self,
+        source: &str,
+        entity_ref: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Delete `source`'s contributions to `refs`; the refs it had.
+    async fn delete_contributions(
+        &mut self,
+        source: &str,
+        refs: &[&str],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The merged entities of `refs` as stored.
+    async fn merged_states(
+        &mut self,
+        refs: &[&str],
+    ) -> Result<HashMap<String, MergedState>, StoreError>;
+
+    /// Every contribution to `refs` of sources other than `source`.
+    async fn other_contributions(
+        &mut self,
+        source: &str,
+        refs: &[&str],
+    ) -> Result<Vec<StoredContribution>, StoreError>;
+
+    /// Store a merged entity again without an event.
+    async fn restate(
+        &mut self,
+        entity_ref: &str,
+        merged: &MergedEntity,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Hand out `count` change-log offsets; the last of them. Taken last in
+    /// a transaction (the log head stays locked to its commit), so offsets
+    /// become visible in order.
+    async fn take_offsets(&mut self, count: i64) -> Result<i64, StoreError>;
+
+    async fn write_entities(
+        &mut self,
+        rows: &[EntityRow<'_>],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn delete_entities(&mut self, refs: &[&str]) -> Result<(), StoreError>;
+
+    /// Log `rows`, one row per ref: the log is compacted as it is written.
+    async fn write_events(&mut self, rows: &[EventRow<'_>], now_ms: i64) -> Result<(), StoreError>;
+
+    /// Extend `owner`'s lease on `source` to `until_ms`, if it still holds
+    /// it for `cycle`; whether it did.
+    async fn extend_lease(
+        &mut self,
+        source: &str,
+        owner: &str,
+        cycle: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Mark `refs` as seen by `source` in its current cycle.
+    async fn mark(&mut self, source: &str, refs: &[String]) -> Result<(), StoreError>;
+
+    /// Set the cursor to resume from (`None`: from the start) and add to the
+    /// cycle's running totals.
+    async fn add_totals(
+        &mut self,
+        source: &str,
+        cursor: Option<&str>,
+        totals: CycleTotals,
+    ) -> Result<(), StoreError>;
+}
+
+/// `kind:namespace/name` → its parts (the ref is normalised by the core).
+pub(super) fn split_ref(entity_ref: &str) -> (&str, &str, &str) {
+    let (kind, rest) = entity_ref.split_once(':').unwrap_or(("", entity_ref));
+    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
+    (kind, namespace, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_split_into_their_parts() {
+        assert_eq!(
+            split_ref("component:default/a.b_c"),
+            ("component", "default", "a.b_c")
+        );
+    }
+}
