@@ -74,10 +74,10 @@ impl SqliteWriter {
 
     /// Run `work` on `data` in one write transaction on the direct
     /// connection, on a blocking thread, and commit it; `doing` names the
-    /// commit in an error. `data` is freed there too, once the writer is
-    /// free for the next commit (freeing a page's parsed entities is a good
-    /// share of its cost). Dropped before it is done, the transaction still
-    /// finishes (or rolls back) on its own.
+    /// commit in an error. `data` is freed on another blocking thread
+    /// meanwhile (freeing a page's parsed entities is a good share of its
+    /// cost, and nothing need wait for it). Dropped before it is done, the
+    /// transaction still finishes (or rolls back) on its own.
     pub(super) async fn transaction<D, R>(
         &self,
         doing: String,
@@ -91,12 +91,13 @@ impl SqliteWriter {
         let mut connections = Arc::clone(&self.0).lock_owned().await;
         let task = tokio::task::spawn_blocking(move || {
             let result = commit(&mut connections.direct, doing, |tx| work(tx, &data));
-            drop(connections);
-            drop(data);
-            result
+            (result, data)
         });
         match task.await {
-            Ok(result) => result,
+            Ok((result, data)) => {
+                tokio::task::spawn_blocking(move || drop(data));
+                result
+            }
             Err(error) => match error.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(_) => Err(StoreError::WriterGone),
