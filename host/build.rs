@@ -1,0 +1,7 @@
+//! Rebuild when a migration is added or changed: `sqlx::migrate!` embeds the
+//! `migrations/` folder at compile time, and cargo does not see new files
+//! there on its own.
+
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}
