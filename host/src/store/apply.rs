@@ -81,6 +81,7 @@ impl Store {
     ) -> Result<PageOutcome, StoreError> {
         let doing = format!("committing a page of source `{}`", source.name);
         let outcome = match &self.sqlite_writer {
+            // On SQLite's writer thread, where no statement waits.
             Some(writer) => {
                 let name = source.name.to_owned();
                 let (priority, owner_rule) = (source.priority, source.owner_rule);

@@ -4,7 +4,10 @@
 //! ([`super::sqlite_writer`]: a page of a cycle, the hot path). What to write
 //! is decided once, in [`super::apply`], against this trait.
 //!
-//! Every method may be handed at most [`super::sql::BATCH_ROWS`] rows.
+//! Every method may be handed at most [`super::sql::BATCH_ROWS`] rows. The
+//! methods are async for sqlx; rusqlite's never wait, so on SQLite's writer
+//! the same async code runs to completion under `block_on` on its blocking
+//! thread.
 
 use std::collections::HashMap;
 
