@@ -1,6 +1,6 @@
-//! SQLite's writer: the one connection that writes the catalog file, with
-//! two faces. Most writes go through sqlx as elsewhere; a page's commit (the
-//! hot path) runs whole on a blocking thread through rusqlite instead, each
+//! SQLite's writer: the catalog file's one writer, as two connections used
+//! one at a time. Most writes go through sqlx as elsewhere; a page's commit
+//! (the hot path) runs whole on a blocking thread through rusqlite instead, each
 //! row through a prepared statement bound by reference. Through sqlx every
 //! statement was a round trip to its worker thread, every bound value was
 //! copied twice, and a statement of thousands of placeholders was parsed
@@ -48,6 +48,9 @@ impl SqliteWriter {
             .await
             .doing("finding the database file")?;
         let file: String = row.try_get(0).doing("finding the database file")?;
+        if file.is_empty() {
+            return Err(StoreError::InMemorySqlite);
+        }
         // The sqlx side writes a source's state now and then, not pages: a
         // small cache will do.
         sqlx::query(AssertSqlSafe(format!(
@@ -56,9 +59,6 @@ impl SqliteWriter {
         .execute(&mut sqlx)
         .await
         .doing("setting up the writer")?;
-        if file.is_empty() {
-            return Err(StoreError::InMemorySqlite);
-        }
         let direct = tokio::task::spawn_blocking(move || open_direct(&file))
             .await
             .map_err(|_| StoreError::WriterGone)??;
@@ -106,6 +106,8 @@ impl SqliteWriter {
     }
 }
 
+/// Run `work` in one transaction that takes the write lock at once, and
+/// commit it (rolled back if `work` fails).
 fn commit<R>(
     connection: &mut rusqlite::Connection,
     doing: String,
