@@ -66,13 +66,14 @@ pub struct PageEntity {
 
 /// Hash each entity's text and, with `read_refs`, read the ref it names:
 /// cheap (nothing is built or validated), and enough to recognise an entity
-/// the source sent before, byte for byte.
-pub fn hash_texts(entities: Vec<SourcedEntity>, read_refs: bool) -> Vec<PageEntity> {
+/// the source sent before, byte for byte. `entities` start at position
+/// `first` of their page.
+pub fn hash_texts(entities: Vec<SourcedEntity>, first: usize, read_refs: bool) -> Vec<PageEntity> {
     entities
         .into_iter()
         .enumerate()
-        .map(|(index, sourced)| PageEntity {
-            index,
+        .map(|(offset, sourced)| PageEntity {
+            index: first + offset,
             raw_hash: hex::encode(Sha256::digest(sourced.json())),
             named_ref: read_refs.then(|| named_ref(sourced.json())).flatten(),
             sourced,

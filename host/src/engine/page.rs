@@ -7,6 +7,7 @@
 //! the database meanwhile.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use crate::core::intake::{Contribution, Intake, Rejection, Scope, hash_texts, take_in};
 use crate::runtime::SourcedEntity;
@@ -63,11 +64,13 @@ pub(super) async fn prepare_page(
 ) -> Result<PreparedPage, StoreError> {
     let count = entities.len();
     let read_refs = matches!(recognise, Recognise::AllBut(_));
-    let hashed: Vec<_> = in_parallel(entities, move |chunk| hash_texts(chunk, read_refs))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let hashed: Vec<_> = in_parallel(entities, move |first, chunk| {
+        hash_texts(chunk, first, read_refs)
+    })
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     let known = match recognise {
         Recognise::AllBut(in_flight) => {
             let named: Vec<(&str, &str)> = hashed
@@ -101,7 +104,7 @@ pub(super) async fn prepare_page(
     } else {
         let (name, scope) = (source.name.to_owned(), scope.clone());
         let mut intake = Intake::default();
-        for chunk in in_parallel(fresh, move |chunk| take_in(&name, &scope, chunk)).await {
+        for chunk in in_parallel(fresh, move |_, chunk| take_in(&name, &scope, chunk)).await {
             intake.contributions.extend(chunk.contributions);
             intake.rejected.extend(chunk.rejected);
         }
@@ -121,27 +124,34 @@ pub(super) async fn prepare_page(
 /// Fewest items worth a thread of their own.
 const MIN_CHUNK: usize = 64;
 
+/// The cores this process may use, read once (on Linux the answer comes from
+/// the cgroup's files).
+static CORES: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
+
 /// Run CPU-bound `work` over `items` on blocking threads, split in one chunk
-/// per core; the results in the order of the chunks.
+/// per core; each call gets the position of its chunk's first item, and the
+/// results come in the order of the chunks.
 async fn in_parallel<T, R>(
     mut items: Vec<T>,
-    work: impl Fn(Vec<T>) -> R + Clone + Send + 'static,
+    work: impl Fn(usize, Vec<T>) -> R + Clone + Send + 'static,
 ) -> Vec<R>
 where
     T: Send + 'static,
     R: Send + 'static,
 {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunks = cores.min(items.len() / MIN_CHUNK).max(1);
+    let chunks = (*CORES).min(items.len() / MIN_CHUNK).max(1);
     let chunk_len = items.len().div_ceil(chunks);
     let mut tasks = Vec::with_capacity(chunks);
+    let mut first = 0;
     while items.len() > chunk_len {
         let rest = items.split_off(chunk_len);
         let chunk = std::mem::replace(&mut items, rest);
         let work = work.clone();
-        tasks.push(tokio::task::spawn_blocking(move || work(chunk)));
+        tasks.push(tokio::task::spawn_blocking(move || work(first, chunk)));
+        first += chunk_len;
     }
-    tasks.push(tokio::task::spawn_blocking(move || work(items)));
+    tasks.push(tokio::task::spawn_blocking(move || work(first, items)));
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
         results.push(joined(task).await);
@@ -261,14 +271,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn work_split_across_cores_keeps_its_order() {
+    async fn work_split_across_cores_keeps_its_order_and_positions() {
         let items: Vec<usize> = (0..1000).collect();
-        let chunks = in_parallel(items.clone(), |chunk| chunk).await;
+        let chunks = in_parallel(items.clone(), |first, chunk| {
+            assert_eq!(chunk.first(), Some(&first));
+            chunk
+        })
+        .await;
         assert_eq!(chunks.concat(), items);
-        let few = in_parallel(vec![1, 2, 3], |chunk| chunk).await;
-        assert_eq!(few, [vec![1, 2, 3]]);
-        let none = in_parallel(Vec::<usize>::new(), |chunk| chunk.len()).await;
+        let few = in_parallel(vec![1, 2, 3], |first, chunk| (first, chunk)).await;
+        assert_eq!(few, [(0, vec![1, 2, 3])]);
+        let none = in_parallel(Vec::<usize>::new(), |_, chunk| chunk.len()).await;
         assert_eq!(none, [0]);
+    }
+
+    /// A page split across cores still names each bad entity by its place
+    /// in the whole page.
+    #[tokio::test]
+    async fn a_bad_entity_is_named_by_its_place_in_the_page() {
+        let (_dir, store) = store_holding_one().await;
+        let mut entities: Vec<SourcedEntity> = (0..300).map(|_| component("one")).collect();
+        entities[250] = SourcedEntity::for_test(r#"{"kind":"1bad","metadata":{}}"#);
+        let page = prepare_page(
+            &store,
+            SOURCE,
+            &Scope::default(),
+            entities,
+            Recognise::Nothing,
+        )
+        .await
+        .unwrap();
+        assert_eq!(page.rejected.len(), 1);
+        let reason = &page.rejected[0].reason;
+        assert!(reason.contains("entity #250 of the page"), "{reason}");
     }
 
     /// A cycle that began with nothing stored does not look texts up; an
