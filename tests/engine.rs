@@ -1210,9 +1210,9 @@ async fn pushed_mid_cycle(ctx: Ctx) {
                 contributions,
                 Vec::new(),
                 weir::store::PageProgress {
-                    owner: other,
+                    owner: other.into(),
                     cycle: cycle.cycle,
-                    cursor: Some("1"),
+                    cursor: Some("1".into()),
                     marks: marks.into(),
                     entities,
                     lease_until_ms: now_ms() + HOUR_MS,

@@ -379,32 +379,26 @@ impl Runner {
             .cursor
             .as_ref()
             .map(|cursor| cursor.as_str().to_owned());
-        let (store, owner, name) = (
-            self.context.store.clone(),
-            Arc::clone(&self.context.owner),
-            Arc::clone(&self.name),
-        );
-        let (priority, owner_rule, cycle) = (
+        let progress = PageProgress {
+            owner: Arc::clone(&self.context.owner),
+            cycle: status.cycle,
+            cursor,
+            marks: Arc::clone(&marks),
+            entities: prepared.entities,
+            lease_until_ms,
+            now_ms: now,
+            last,
+        };
+        let (store, name) = (self.context.store.clone(), Arc::clone(&self.name));
+        let (priority, owner_rule) = (
             self.current.options.priority,
             self.current.options.owner_rule,
-            status.cycle,
         );
-        let page_marks = Arc::clone(&marks);
         let task = async move {
             let role = SourceRole {
                 name: &name,
                 priority,
                 owner_rule,
-            };
-            let progress = PageProgress {
-                owner: &owner,
-                cycle,
-                cursor: cursor.as_deref(),
-                marks: page_marks,
-                entities: prepared.entities,
-                lease_until_ms,
-                now_ms: now,
-                last,
             };
             let (entities, unchanged) = (prepared.entities, prepared.unchanged);
             let rejected = prepared.rejected.len();

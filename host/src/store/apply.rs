@@ -27,6 +27,31 @@ pub struct SourceRole<'a> {
     pub owner_rule: bool,
 }
 
+/// A [`SourceRole`] that owns its name, to take to SQLite's writer thread.
+pub(super) struct OwnedRole {
+    name: String,
+    priority: i64,
+    owner_rule: bool,
+}
+
+impl OwnedRole {
+    pub(super) fn of(role: SourceRole<'_>) -> Self {
+        OwnedRole {
+            name: role.name.to_owned(),
+            priority: role.priority,
+            owner_rule: role.owner_rule,
+        }
+    }
+
+    pub(super) fn role(&self) -> SourceRole<'_> {
+        SourceRole {
+            name: &self.name,
+            priority: self.priority,
+            owner_rule: self.owner_rule,
+        }
+    }
+}
+
 /// What applying a page did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageOutcome {
@@ -83,17 +108,11 @@ impl Store {
         let outcome = match &self.sqlite_writer {
             // On SQLite's writer thread, where no statement waits.
             Some(writer) => {
-                let name = source.name.to_owned();
-                let (priority, owner_rule) = (source.priority, source.owner_rule);
+                let source = OwnedRole::of(source);
                 let page = (contributions, invalid.to_vec());
                 writer
                     .transaction(doing, page, move |tx, (contributions, invalid)| {
-                        let source = SourceRole {
-                            name: &name,
-                            priority,
-                            owner_rule,
-                        };
-                        block_on(apply_in(tx, source, contributions, invalid))
+                        block_on(apply_in(tx, source.role(), contributions, invalid))
                     })
                     .await?
             }

@@ -96,15 +96,6 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
     }
 }
 
-impl<T> QueryContext<T> for Result<T, rusqlite::Error> {
-    fn doing(self, doing: impl Into<String>) -> Result<T, StoreError> {
-        self.map_err(|error| StoreError::Sqlite {
-            doing: doing.into(),
-            error,
-        })
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,

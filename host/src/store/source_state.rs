@@ -11,7 +11,7 @@ use futures_executor::block_on;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::apply::{PageOutcome, RemovalOutcome, SourceRole, apply_in, remove_in};
+use super::apply::{OwnedRole, PageOutcome, RemovalOutcome, SourceRole, apply_in, remove_in};
 use super::sql::{BATCH_ROWS, statement};
 use super::writes::CatalogWrites;
 use super::{QueryContext, Store, StoreError};
@@ -140,13 +140,13 @@ pub enum SweepOutcome {
 
 /// The engine's side of a page commit.
 #[derive(Debug, Clone)]
-pub struct PageProgress<'a> {
+pub struct PageProgress {
     /// The lease holder; the commit fails if the lease has moved on.
-    pub owner: &'a str,
+    pub owner: Arc<str>,
     /// The cycle the page belongs to; the commit fails if it has changed.
     pub cycle: i64,
     /// The cursor to resume from after this page.
-    pub cursor: Option<&'a str>,
+    pub cursor: Option<String>,
     /// Every ref the page named (marked as seen in this cycle).
     pub marks: Arc<[String]>,
     /// Entities the page carried.
@@ -337,7 +337,7 @@ impl Store {
         role: SourceRole<'_>,
         contributions: Vec<Contribution>,
         invalid: Vec<Rejection>,
-        progress: PageProgress<'_>,
+        progress: PageProgress,
     ) -> Result<(PageOutcome, Option<SweepOutcome>), StoreError> {
         let source = role.name;
         let doing = format!("committing a page of source `{source}`");
@@ -345,35 +345,10 @@ impl Store {
             // A page within the cycle, the common case, runs on SQLite's
             // writer directly.
             (Some(writer), None) => {
-                let (name, owner) = (source.to_owned(), progress.owner.to_owned());
-                let cursor = progress.cursor.map(str::to_owned);
-                let (priority, owner_rule) = (role.priority, role.owner_rule);
-                let PageProgress {
-                    cycle,
-                    marks,
-                    entities,
-                    lease_until_ms,
-                    now_ms,
-                    ..
-                } = progress;
+                let role = OwnedRole::of(role);
                 let outcome = writer
                     .transaction(doing, (contributions, invalid), move |tx, page| {
-                        let role = SourceRole {
-                            name: &name,
-                            priority,
-                            owner_rule,
-                        };
-                        let progress = PageProgress {
-                            owner: &owner,
-                            cycle,
-                            cursor: cursor.as_deref(),
-                            marks,
-                            entities,
-                            lease_until_ms,
-                            now_ms,
-                            last: None,
-                        };
-                        block_on(commit_in(tx, role, &page.0, &page.1, progress))
+                        block_on(commit_in(tx, role.role(), &page.0, &page.1, progress))
                     })
                     .await?;
                 (outcome, None)
@@ -799,13 +774,13 @@ async fn commit_in(
     role: SourceRole<'_>,
     contributions: &[Contribution],
     invalid: &[Rejection],
-    progress: PageProgress<'_>,
+    progress: PageProgress,
 ) -> Result<PageOutcome, StoreError> {
     let source = role.name;
     let holds_lease = tx
         .extend_lease(
             source,
-            progress.owner,
+            &progress.owner,
             progress.cycle,
             progress.lease_until_ms,
         )
@@ -828,7 +803,8 @@ async fn commit_in(
         rejected: (outcome.rejected.len() + invalid.len()) as i64,
         errors: 0,
     };
-    tx.add_totals(source, progress.cursor, page).await?;
+    tx.add_totals(source, progress.cursor.as_deref(), page)
+        .await?;
     Ok(outcome)
 }
 
