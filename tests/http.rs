@@ -175,6 +175,7 @@ fn contribution(entity: Value) -> Contribution {
     Contribution {
         entity_ref,
         hash: content_hash(&entity).to_hex(),
+        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&entity),
         body: entity.to_string(),
         raw_hash: "unused".into(),
         entity,

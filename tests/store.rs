@@ -42,6 +42,7 @@ fn contribution_at(entity: Value, location_key: Option<&str>) -> Contribution {
     Contribution {
         entity_ref: format!("component:default/{name}"),
         hash: content_hash(&entity).to_hex(),
+        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&entity),
         body: entity.to_string(),
         raw_hash: String::from("not-used-by-apply-page"),
         entity,

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::canonical::content_hash;
 use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
+use super::merge::is_unchanged_alone;
 use super::validation::validate;
 use crate::runtime::SourcedEntity;
 
@@ -31,6 +32,11 @@ pub struct Contribution {
     pub raw_hash: String,
     /// Hex SHA-256 of the entity's canonical JSON.
     pub hash: String,
+    /// Whether merging the entity alone gives it back as it is
+    /// ([`super::merge::is_unchanged_alone`]): then a ref only this source
+    /// provides is stored as its text and hash. Found here, beside the
+    /// parse, so the commit need not read the entity again.
+    pub merges_unchanged_alone: bool,
     pub location_key: Option<String>,
     /// SHA-256 of the plugin build that produced it.
     pub plugin_build: String,
@@ -167,6 +173,7 @@ fn take_one(
     Ok(Contribution {
         entity_ref: entity_ref.to_string(),
         hash: content_hash(&entity).to_hex(),
+        merges_unchanged_alone: is_unchanged_alone(&entity),
         entity,
         location_key: sourced.location_key().map(ToOwned::to_owned),
         plugin_build: sourced.build().sha256().to_owned(),

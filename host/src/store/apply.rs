@@ -294,7 +294,7 @@ pub(super) async fn remove_in(
 /// A page may name a ref twice; the later one wins, as it would have had the
 /// two come in separate pages.
 fn last_of_each_ref(contributions: &[Contribution]) -> Vec<&Contribution> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(contributions.len());
     let mut kept: Vec<&Contribution> = contributions
         .iter()
         .rev()
@@ -534,7 +534,7 @@ fn merge_contributors(
         })
         .collect();
     if let ([only], Some(own)) = (inputs.as_slice(), own)
-        && merge::is_unchanged_alone(&own.entity)
+        && own.merges_unchanged_alone
     {
         return Ok(MergedEntity {
             hash: own.hash.clone(),
@@ -627,6 +627,7 @@ mod tests {
             body: String::new(),
             raw_hash: String::new(),
             hash: h.into(),
+            merges_unchanged_alone: true,
             location_key: None,
             plugin_build: String::new(),
         };
