@@ -120,6 +120,69 @@ async fn a_first_ingest_logs_additions_and_an_unchanged_page_writes_nothing() {
     each_backend!(first_ingest_then_unchanged_page);
 }
 
+/// The log is compacted across removals: a ref removed and added again has
+/// one event, its addition; its tombstone is gone. The live entities'
+/// events and the tombstones come back merged in offset order.
+async fn removed_and_added_again(store: &Store) {
+    let page = |names: &[&str]| -> Vec<Contribution> {
+        names
+            .iter()
+            .map(|name| contribution(component(name, "team-a", json!({}))))
+            .collect()
+    };
+    let github = source("github", 10);
+    store
+        .apply_page(github, page(&["a", "b", "c"]), &[])
+        .await
+        .unwrap();
+    let gone = |names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|name| format!("component:default/{name}"))
+            .collect()
+    };
+    store
+        .remove_contributions("github", &gone(&["a", "b"]))
+        .await
+        .unwrap();
+    let log = |changes: Vec<weir::store::Change>| -> Vec<(i64, ChangeKind, String)> {
+        changes
+            .into_iter()
+            .map(|c| (c.offset, c.kind, c.entity_ref))
+            .collect()
+    };
+    assert_eq!(
+        log(store.changes(0, 100).await.unwrap()),
+        [
+            (3, ChangeKind::Added, "component:default/c".to_owned()),
+            (4, ChangeKind::Removed, "component:default/a".to_owned()),
+            (5, ChangeKind::Removed, "component:default/b".to_owned()),
+        ]
+    );
+
+    store.apply_page(github, page(&["a"]), &[]).await.unwrap();
+    let changes = store.changes(0, 100).await.unwrap();
+    assert_eq!(
+        log(changes.clone()),
+        [
+            (3, ChangeKind::Added, "component:default/c".to_owned()),
+            (5, ChangeKind::Removed, "component:default/b".to_owned()),
+            (6, ChangeKind::Added, "component:default/a".to_owned()),
+        ]
+    );
+    assert_eq!(changes[2].entity.as_ref().unwrap()["metadata"]["name"], "a");
+    // A page of the log is cut at its limit across both kinds of event.
+    assert_eq!(
+        log(store.changes(3, 1).await.unwrap()),
+        [(5, ChangeKind::Removed, "component:default/b".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_ref_removed_and_added_again_has_one_event_in_the_log() {
+    each_backend!(removed_and_added_again);
+}
+
 async fn priority_merge_and_removal(store: &Store) {
     let high = component(
         "payments",

@@ -1,6 +1,6 @@
 //! The write path: apply one page of a source's contributions, or remove a
 //! source's contributions, in one transaction each, re-merging every ref
-//! touched and appending a change-log entry only for real changes.
+//! touched and logging an event only for real changes.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::sql::{BATCH_ROWS, fetch_with_keys};
-use super::writes::{CatalogWrites, EntityRow, EventRow};
+use super::writes::{CatalogWrites, EntityRow, Tombstone};
 use super::{Backend, QueryContext, Store, StoreError, now_ms};
 use crate::core::canonical::content_hash;
 use crate::core::intake::{Contribution, Rejection};
@@ -567,8 +567,10 @@ fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<S
     })
 }
 
-/// Write merged entities and their events. Offsets are taken last, with the
-/// log head locked to commit, so they become visible in order.
+/// Write merged entities and their events: a live entity's row holds its
+/// latest event, a removed ref's tombstone its removal. Offsets are taken
+/// last, with the log head locked to commit, so they become visible in
+/// order.
 async fn write_merged(
     tx: &mut impl CatalogWrites,
     changes: Vec<MergedChange>,
@@ -587,30 +589,33 @@ async fn write_merged(
                 Some(EntityRow {
                     offset: *offset,
                     entity_ref: &change.entity_ref,
+                    change: change.change,
                     merged: change.merged.as_ref()?,
                 })
             })
             .collect();
+        let added: Vec<&str> = entities
+            .iter()
+            .filter(|row| row.change == "added")
+            .map(|row| row.entity_ref)
+            .collect();
+        if !added.is_empty() {
+            tx.clear_tombstones(&added).await?;
+        }
         if !entities.is_empty() {
             tx.write_entities(&entities, now).await?;
         }
-        let removed: Vec<&str> = batch
+        let removed: Vec<Tombstone> = batch
             .iter()
             .filter(|(_, change)| change.merged.is_none())
-            .map(|(_, change)| change.entity_ref.as_str())
-            .collect();
-        if !removed.is_empty() {
-            tx.delete_entities(&removed).await?;
-        }
-        let events: Vec<EventRow> = batch
-            .iter()
-            .map(|(offset, change)| EventRow {
+            .map(|(offset, change)| Tombstone {
                 offset: *offset,
                 entity_ref: &change.entity_ref,
-                change: change.change,
             })
             .collect();
-        tx.write_events(&events, now).await?;
+        if !removed.is_empty() {
+            tx.remove_entities(&removed, now).await?;
+        }
     }
     Ok(())
 }

@@ -8,6 +8,26 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Backend, QueryContext, Store, StoreError};
 use crate::core::merge::{Contribution, single_provenance};
 
+/// The compacted change log after offset `$1`, at most `$2` events in offset
+/// order, as `(event_offset, change, entity_ref, body)`: each live entity's
+/// latest event (its row, with its current body) merged with the removed
+/// refs' tombstones (no body). `filter` (`AND …` on `kind`) applies to both.
+/// Each side is limited first, so either is read by its offset index only
+/// as far as the page needs.
+fn log_after_offset(filter: &str) -> String {
+    format!(
+        "SELECT event_offset, change, entity_ref, body FROM ( \
+         SELECT * FROM (SELECT e.event_offset, e.last_change AS change, e.entity_ref, \
+         COALESCE(e.body, s.body) AS body FROM entities e \
+         LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
+         WHERE e.event_offset > $1 {filter}ORDER BY e.event_offset LIMIT $2) live \
+         UNION ALL \
+         SELECT * FROM (SELECT event_offset, 'removed' AS change, entity_ref, NULL AS body \
+         FROM removals WHERE event_offset > $1 {filter}ORDER BY event_offset LIMIT $2) gone \
+         ) log ORDER BY event_offset LIMIT $2"
+    )
+}
+
 /// Merged entities with their body: their own, or, for an entity that is
 /// exactly one source's contribution, that source's record.
 macro_rules! select_entities {
@@ -96,17 +116,12 @@ impl Store {
 
     /// Events after `offset` in offset order, at most `limit`.
     pub async fn changes(&self, offset: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.event_offset, c.change, c.entity_ref, COALESCE(e.body, s.body) FROM changes c \
-             LEFT JOIN entities e ON e.entity_ref = c.entity_ref \
-             LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
-             WHERE c.event_offset > $1 ORDER BY c.event_offset LIMIT $2",
-        )
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .doing(format!("reading changes after offset {offset}"))?;
+        let rows = sqlx::query(AssertSqlSafe(log_after_offset("")))
+            .bind(offset)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+            .doing(format!("reading changes after offset {offset}"))?;
         rows.iter().map(change).collect()
     }
 
@@ -354,15 +369,9 @@ impl Store {
             String::new()
         } else {
             let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
-            format!("AND c.kind IN ({}) ", list.join(","))
+            format!("AND kind IN ({}) ", list.join(","))
         };
-        let select = format!(
-            "SELECT c.event_offset, c.change, c.entity_ref, COALESCE(e.body, s.body) AS body \
-             FROM changes c \
-             LEFT JOIN entities e ON e.entity_ref = c.entity_ref AND c.change <> 'removed' \
-             LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
-             WHERE c.event_offset > $1 {kinds_sql}ORDER BY c.event_offset LIMIT $2"
-        );
+        let select = log_after_offset(&kinds_sql);
         let sql = if self.backend == Backend::Sqlite {
             // The whole page as one row: sqlx's SQLite driver hands rows over
             // from its worker thread one at a time, which cost more than the
@@ -444,9 +453,8 @@ impl Store {
             let mut writer = self.writer().await?;
             let mut tx = writer.begin().await?;
             let rows = sqlx::query(
-                "DELETE FROM changes WHERE entity_ref IN (SELECT entity_ref FROM changes \
-                 WHERE change = 'removed' AND at_ms < $1 LIMIT $2) \
-                 AND change = 'removed' AND at_ms < $1 RETURNING event_offset",
+                "DELETE FROM removals WHERE event_offset IN (SELECT event_offset FROM removals \
+                 WHERE at_ms < $1 LIMIT $2) RETURNING event_offset",
             )
             .bind(before_ms)
             .bind(BATCH)

@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use super::apply::{MergedEntity, SourceRole};
 use super::source_state::CycleTotals;
 use super::writes::{
-    CatalogWrites, EntityRow, EventRow, MergedState, StoredContribution, split_ref,
+    CatalogWrites, EntityRow, MergedState, StoredContribution, Tombstone, split_ref,
 };
 use super::{QueryContext, SQLITE_PRAGMAS, SQLITE_WRITER_CHECKPOINT_PAGES, StoreError};
 use crate::core::intake::Contribution;
@@ -404,12 +404,12 @@ impl CatalogWrites for rusqlite::Transaction<'_> {
             .prepare_cached(
                 "INSERT INTO entities \
                  (entity_ref, kind, namespace, name, body, hash, provenance, sole_source, \
-                 updated_ms, event_offset) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 updated_ms, event_offset, last_change) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                  ON CONFLICT (entity_ref) DO UPDATE SET body = excluded.body, \
                  hash = excluded.hash, provenance = excluded.provenance, \
                  sole_source = excluded.sole_source, updated_ms = excluded.updated_ms, \
-                 event_offset = excluded.event_offset",
+                 event_offset = excluded.event_offset, last_change = excluded.last_change",
             )
             .doing_with(doing)?;
         for row in rows {
@@ -427,16 +427,27 @@ impl CatalogWrites for rusqlite::Transaction<'_> {
                     sole_source,
                     now_ms,
                     row.offset,
+                    row.change,
                 ])
                 .doing_with(doing)?;
         }
         Ok(())
     }
 
-    async fn delete_entities(&mut self, refs: &[&str]) -> Result<(), StoreError> {
-        let doing = || "deleting removed entities".to_owned();
+    async fn clear_tombstones(&mut self, refs: &[&str]) -> Result<(), StoreError> {
+        let doing = || "deleting the tombstones of entities added again".to_owned();
+        // Most catalogs hold few tombstones, often none: one look spares a
+        // statement per added entity.
+        let any: bool = self
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM removals)")
+            .doing_with(doing)?
+            .query_row([], |row| row.get(0))
+            .doing_with(doing)?;
+        if !any {
+            return Ok(());
+        }
         let mut delete = self
-            .prepare_cached("DELETE FROM entities WHERE entity_ref = ?1")
+            .prepare_cached("DELETE FROM removals WHERE entity_ref = ?1")
             .doing_with(doing)?;
         for entity_ref in refs {
             delete.execute([entity_ref]).doing_with(doing)?;
@@ -444,26 +455,30 @@ impl CatalogWrites for rusqlite::Transaction<'_> {
         Ok(())
     }
 
-    async fn write_events(&mut self, rows: &[EventRow<'_>], now_ms: i64) -> Result<(), StoreError> {
-        let doing = || "writing change-log entries".to_owned();
-        let mut upsert = self
+    async fn remove_entities(
+        &mut self,
+        rows: &[Tombstone<'_>],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let doing = || "removing entities".to_owned();
+        let mut delete = self
+            .prepare_cached("DELETE FROM entities WHERE entity_ref = ?1")
+            .doing_with(doing)?;
+        for row in rows {
+            delete.execute([row.entity_ref]).doing_with(doing)?;
+        }
+        let mut insert = self
             .prepare_cached(
-                "INSERT INTO changes (entity_ref, event_offset, change, kind, at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                "INSERT INTO removals (event_offset, entity_ref, kind, at_ms) \
+                 VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (entity_ref) DO UPDATE SET event_offset = excluded.event_offset, \
-                 change = excluded.change, kind = excluded.kind, at_ms = excluded.at_ms",
+                 kind = excluded.kind, at_ms = excluded.at_ms",
             )
             .doing_with(doing)?;
         for row in rows {
             let (kind, _, _) = split_ref(row.entity_ref);
-            upsert
-                .execute(params![
-                    row.entity_ref,
-                    row.offset,
-                    row.change,
-                    kind,
-                    now_ms
-                ])
+            insert
+                .execute(params![row.offset, row.entity_ref, kind, now_ms])
                 .doing_with(doing)?;
         }
         Ok(())

@@ -10,7 +10,7 @@ use super::apply::{MergedEntity, SourceRole};
 use super::source_state::CycleTotals;
 use super::sql::{fetch_with_keys, statement, values_rows};
 use super::writes::{
-    CatalogWrites, EntityRow, EventRow, MergedState, StoredContribution, split_ref,
+    CatalogWrites, EntityRow, MergedState, StoredContribution, Tombstone, split_ref,
 };
 use super::{QueryContext, StoreError};
 use crate::core::intake::Contribution;
@@ -243,13 +243,15 @@ impl CatalogWrites for Transaction<'_, Any> {
         rows: &[EntityRow<'_>],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        const COLUMNS: usize = 10;
+        const COLUMNS: usize = 11;
         let sql = format!(
             "INSERT INTO entities \
-             (entity_ref, kind, namespace, name, body, hash, provenance, sole_source, updated_ms, event_offset) \
+             (entity_ref, kind, namespace, name, body, hash, provenance, sole_source, updated_ms, \
+             event_offset, last_change) \
              VALUES {} ON CONFLICT (entity_ref) DO UPDATE SET body = excluded.body, hash = excluded.hash, \
              provenance = excluded.provenance, sole_source = excluded.sole_source, \
-             updated_ms = excluded.updated_ms, event_offset = excluded.event_offset",
+             updated_ms = excluded.updated_ms, event_offset = excluded.event_offset, \
+             last_change = excluded.last_change",
             values_rows(rows.len(), COLUMNS, 1)
         );
         let mut query = sqlx::query(statement(self, sql));
@@ -266,7 +268,8 @@ impl CatalogWrites for Transaction<'_, Any> {
                 .bind(provenance)
                 .bind(sole_source)
                 .bind(now_ms)
-                .bind(row.offset);
+                .bind(row.offset)
+                .bind(row.change);
         }
         query
             .execute(&mut **self)
@@ -275,40 +278,51 @@ impl CatalogWrites for Transaction<'_, Any> {
         Ok(())
     }
 
-    async fn delete_entities(&mut self, refs: &[&str]) -> Result<(), StoreError> {
+    async fn clear_tombstones(&mut self, refs: &[&str]) -> Result<(), StoreError> {
         fetch_with_keys(
             self,
-            "DELETE FROM entities WHERE entity_ref IN ({keys})",
+            "DELETE FROM removals WHERE entity_ref IN ({keys})",
             None,
             refs.iter().copied(),
         )
         .await
-        .doing("deleting removed entities")?;
+        .doing("deleting the tombstones of entities added again")?;
         Ok(())
     }
 
-    async fn write_events(&mut self, rows: &[EventRow<'_>], now_ms: i64) -> Result<(), StoreError> {
-        const COLUMNS: usize = 5;
+    async fn remove_entities(
+        &mut self,
+        rows: &[Tombstone<'_>],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        fetch_with_keys(
+            self,
+            "DELETE FROM entities WHERE entity_ref IN ({keys})",
+            None,
+            rows.iter().map(|row| row.entity_ref),
+        )
+        .await
+        .doing("removing entities")?;
+        const COLUMNS: usize = 4;
         let sql = format!(
-            "INSERT INTO changes (entity_ref, event_offset, change, kind, at_ms) VALUES {} \
+            "INSERT INTO removals (event_offset, entity_ref, kind, at_ms) VALUES {} \
              ON CONFLICT (entity_ref) DO UPDATE SET event_offset = excluded.event_offset, \
-             change = excluded.change, kind = excluded.kind, at_ms = excluded.at_ms",
+             kind = excluded.kind, at_ms = excluded.at_ms",
             values_rows(rows.len(), COLUMNS, 1)
         );
         let mut query = sqlx::query(statement(self, sql));
         for row in rows {
             let (kind, _, _) = split_ref(row.entity_ref);
             query = query
-                .bind(row.entity_ref)
                 .bind(row.offset)
-                .bind(row.change)
+                .bind(row.entity_ref)
                 .bind(kind)
                 .bind(now_ms);
         }
         query
             .execute(&mut **self)
             .await
-            .doing("writing change-log entries")?;
+            .doing("writing tombstones of removed entities")?;
         Ok(())
     }
 

@@ -41,19 +41,19 @@ pub(super) struct StoredContribution {
     pub body: String,
 }
 
-/// A merged entity to write, under the offset of its event.
+/// A merged entity to write, with its latest event.
 pub(super) struct EntityRow<'a> {
     pub offset: i64,
     pub entity_ref: &'a str,
+    /// `added` or `updated`.
+    pub change: &'static str,
     pub merged: &'a MergedEntity,
 }
 
-/// A change-log entry: the latest event of its ref.
-pub(super) struct EventRow<'a> {
+/// A removed ref's tombstone: the latest event of a ref with no entity.
+pub(super) struct Tombstone<'a> {
     pub offset: i64,
     pub entity_ref: &'a str,
-    /// `added`, `updated` or `removed`.
-    pub change: &'static str,
 }
 
 /// The catalog's statements inside one write transaction.
@@ -129,16 +129,22 @@ pub(super) trait CatalogWrites {
     /// become visible in order.
     async fn take_offsets(&mut self, count: i64) -> Result<i64, StoreError>;
 
+    /// Store merged entities, each with its latest event.
     async fn write_entities(
         &mut self,
         rows: &[EntityRow<'_>],
         now_ms: i64,
     ) -> Result<(), StoreError>;
 
-    async fn delete_entities(&mut self, refs: &[&str]) -> Result<(), StoreError>;
+    /// Delete the tombstones of `refs`, which are being added again.
+    async fn clear_tombstones(&mut self, refs: &[&str]) -> Result<(), StoreError>;
 
-    /// Log `rows`, one row per ref: the log is compacted as it is written.
-    async fn write_events(&mut self, rows: &[EventRow<'_>], now_ms: i64) -> Result<(), StoreError>;
+    /// Delete the entities of `rows`, each leaving its tombstone.
+    async fn remove_entities(
+        &mut self,
+        rows: &[Tombstone<'_>],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 
     /// Extend `owner`'s lease on `source` to `until_ms`, if it still holds
     /// it for `cycle`; whether it did.
