@@ -247,6 +247,11 @@ fn write_string(text: &str, out: &mut impl Sink) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.put(b"\"");
+    if !needs_escaping(bytes) {
+        out.put(bytes);
+        out.put(b"\"");
+        return;
+    }
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
         let unicode;
@@ -271,6 +276,17 @@ fn write_string(text: &str, out: &mut impl Sink) {
     }
     out.put(&bytes[start..]);
     out.put(b"\"");
+}
+
+/// Whether any byte of `bytes` must be escaped. Most strings need nothing,
+/// and this check runs a chunk of bytes at a time (vectorised, no branch per
+/// byte), where the escaping loop takes them one by one.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    bytes.chunks(32).any(|chunk| {
+        chunk.iter().fold(false, |any, &byte| {
+            any | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+        })
+    })
 }
 
 fn write_number(number: &Number, out: &mut impl Sink) {
@@ -518,6 +534,20 @@ mod tests {
         );
         // An escaped and a literal spelling of one string are one string.
         assert_eq!(text_of(r#""\u00e9\ud83d\ude00\/""#), "\"é😀/\"");
+    }
+
+    #[test]
+    fn an_escape_is_found_anywhere_in_a_long_string() {
+        let plain = "a".repeat(70);
+        assert_eq!(canonical_json(&json!(plain)), format!("\"{plain}\""));
+        for at in [0, 30, 31, 32, 33, 63, 64, 69] {
+            for (raw, escaped) in [('"', "\\\""), ('\\', "\\\\"), ('\n', "\\n")] {
+                let mut text = plain.clone();
+                text.replace_range(at..=at, &raw.to_string());
+                let expected = format!("\"{}{escaped}{}\"", &plain[..at], &plain[at + 1..]);
+                assert_eq!(canonical_json(&json!(text)), expected, "{raw:?} at {at}");
+            }
+        }
     }
 
     #[test]

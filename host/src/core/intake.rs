@@ -120,7 +120,10 @@ fn named_ref(json: &str) -> Option<String> {
 
 /// Sort entities of a page from `source` into contributions and rejections.
 pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity>) -> Intake {
-    let mut intake = Intake::default();
+    let mut intake = Intake {
+        contributions: Vec::with_capacity(entities.len()),
+        rejected: Vec::new(),
+    };
     for entity in entities {
         match take_one(source, scope, entity) {
             Ok(contribution) => intake.contributions.push(contribution),
