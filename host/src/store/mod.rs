@@ -282,7 +282,7 @@ impl Store {
             .fetch_add(rows as u64, Ordering::Relaxed);
         if before < ANALYZE_EVERY_ROWS && before + rows as u64 >= ANALYZE_EVERY_ROWS {
             self.unanalyzed_rows.store(0, Ordering::Relaxed);
-            sqlx::raw_sql("ANALYZE source_entities, entities, changes")
+            sqlx::raw_sql("ANALYZE source_entities, entities, removals")
                 .execute(&self.pool)
                 .await
                 .doing("refreshing the planner's statistics")?;
