@@ -283,6 +283,48 @@ async fn a_full_cycle_of_synthetic_ingests_everything_and_rests() {
     each_backend("full cycle of synthetic", full_cycle_of_synthetic).await;
 }
 
+/// Bursts of several pages: each pulls a page ahead while it commits the
+/// one before, and a burst that ends drops the page it pulled ahead. The
+/// next burst asks for it again from the stored cursor: every page is
+/// committed once, none is lost.
+async fn bursts_of_several_pages(ctx: Ctx) {
+    let plugin = ctx
+        .synthetic(&[("count", "1200"), ("page-size", "10")])
+        .await;
+    let options = SourceOptions {
+        burst_length: Duration::from_millis(15),
+        ..quick()
+    };
+    let engine = ctx.start(vec![(plugin, options)]);
+    let cycle = wait_cycle_end(&ctx.store, "synthetic", 1).await;
+    let (figures, _) = engine.source_figures()["synthetic"];
+    engine.shutdown().await;
+    assert_eq!(cycle.outcome, "completed", "{}: {cycle:#?}", ctx.backend);
+    assert_eq!(
+        cycle.totals,
+        totals(120, 1200, 1200, 0, 0),
+        "{}",
+        ctx.backend
+    );
+    assert!(figures.bursts > 1, "{}: {figures:?}", ctx.backend);
+    assert!(figures.pages >= 120, "{}: {figures:?}", ctx.backend);
+    assert_eq!(ctx.refs().await, synthetic_refs(1..=1200));
+    let offsets: Vec<i64> = ctx
+        .store
+        .changes(0, 2000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.offset)
+        .collect();
+    assert_eq!(offsets, (1..=1200).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_several_pages_commit_each_page_once() {
+    each_backend("bursts of several pages", bursts_of_several_pages).await;
+}
+
 async fn full_cycle_of_hierarchy(ctx: Ctx) {
     let plugin = ctx
         .load(

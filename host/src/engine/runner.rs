@@ -92,6 +92,9 @@ struct Committed {
     sweep: Option<SweepOutcome>,
 }
 
+/// A page as the source returned it, not yet sorted, or why there is none.
+type Pulled = Result<Page, BurstEnd>;
+
 /// A page fetched from the source and sorted for the store, or why there is none.
 enum Fetched {
     Page(Page, PreparedPage),
@@ -233,10 +236,13 @@ impl Runner {
     }
 
     /// Ask for pages until the burst length is used up, the cycle is done,
-    /// or something fails. Pages are pipelined: while one page commits, the
-    /// source already produces the next and it is sorted for the store, so
-    /// the guest, the core and the database work at the same time. A page is
-    /// still committed only after the one before it.
+    /// or something fails. Pages are pipelined three deep: while one page
+    /// commits, the next is sorted for the store and the source produces the
+    /// one after, so the guest, the core and the database work at the same
+    /// time. A page is still committed only after the one before it. A page
+    /// is pulled ahead only if the last page's time says the burst will
+    /// still want it; one pulled but not wanted (the burst ended first) is
+    /// dropped, and the next burst asks for it again from the stored cursor.
     async fn pages(&self, status: &SourceStatus) -> BurstEnd {
         let started = Instant::now();
         let cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
@@ -263,38 +269,51 @@ impl Runner {
             bursts: 1,
             ..BurstFigures::default()
         };
-        let mut fetched = self
-            .fetch(
+        let nothing_in_flight = HashSet::new();
+        let (mut fetched, mut ahead) = self
+            .next_page(
                 &mut burst,
+                None,
                 cursor.as_ref(),
-                Recognise::in_cycle(status.entities_before, &HashSet::new()),
+                Recognise::in_cycle(status.entities_before, &nothing_in_flight),
+                started.elapsed() < self.current.options.burst_length,
                 &mut figures,
             )
             .await;
+        // How long the last page took, to judge whether the burst has time
+        // for the page after the next, before pulling it ahead.
+        let mut step = Duration::ZERO;
         let end = loop {
+            let step_started = Instant::now();
             let (page, prepared) = match fetched {
                 Fetched::Page(page, prepared) => (page, prepared),
                 Fetched::End(end) => break end,
             };
-            let more = !page.done
-                && started.elapsed() < self.current.options.burst_length
-                && !*shutdown.borrow();
+            let burst_length = self.current.options.burst_length;
+            let more = !page.done && started.elapsed() < burst_length && !*shutdown.borrow();
             let (committed_page, in_flight_marks) = self.spawn_commit(status, &page, prepared);
             let in_flight: HashSet<&str> = in_flight_marks.iter().map(String::as_str).collect();
             let committed;
-            (committed, fetched) = if more {
+            (committed, (fetched, ahead)) = if more {
+                let pull_ahead = started.elapsed() + step < burst_length && !*shutdown.borrow();
                 tokio::join!(
                     joined(committed_page),
-                    self.fetch(
+                    self.next_page(
                         &mut burst,
+                        ahead.take(),
                         page.cursor.as_ref(),
                         Recognise::in_cycle(status.entities_before, &in_flight),
+                        pull_ahead,
                         &mut figures
                     )
                 )
             } else {
-                (joined(committed_page).await, Fetched::End(BurstEnd::Paused))
+                (
+                    joined(committed_page).await,
+                    (Fetched::End(BurstEnd::Paused), None),
+                )
             };
+            step = step_started.elapsed();
             match committed {
                 Ok(committed) => self.report(committed),
                 Err(StoreError::Fenced { .. }) => {
@@ -317,25 +336,58 @@ impl Runner {
         end
     }
 
-    /// The next page from the source, sorted for the store; `in_flight` are
-    /// the refs of the page committing meanwhile.
-    async fn fetch(
+    /// The next page, sorted for the store: `in_hand` if it was pulled
+    /// ahead, else pulled now from `cursor`. With `pull_ahead`, the page
+    /// after it is pulled from the source meanwhile, unsorted, so that the
+    /// guest works while the core sorts (and the store commits the page
+    /// before). `recognise` names the refs of the page committing meanwhile.
+    async fn next_page(
+        &self,
+        burst: &mut Burst,
+        in_hand: Option<Pulled>,
+        cursor: Option<&Cursor>,
+        recognise: Recognise<'_>,
+        pull_ahead: bool,
+        figures: &mut BurstFigures,
+    ) -> (Fetched, Option<Pulled>) {
+        let pulled = match in_hand {
+            Some(pulled) => pulled,
+            None => self.pull(burst, cursor, figures).await,
+        };
+        let page = match pulled {
+            Ok(page) => page,
+            Err(end) => return (Fetched::End(end), None),
+        };
+        if !pull_ahead || page.done {
+            return (self.sort(page, recognise).await, None);
+        }
+        let after = page.cursor.clone();
+        let (sorted, ahead) = tokio::join!(
+            self.sort(page, recognise),
+            self.pull(burst, after.as_ref(), figures)
+        );
+        (sorted, Some(ahead))
+    }
+
+    /// The next page as the source returns it.
+    async fn pull(
         &self,
         burst: &mut Burst,
         cursor: Option<&Cursor>,
-        recognise: Recognise<'_>,
         figures: &mut BurstFigures,
-    ) -> Fetched {
+    ) -> Pulled {
         let mut shutdown = self.context.shutdown.clone();
         let page = tokio::select! {
             page = burst.next(cursor) => page,
-            _ = shutdown.wait_for(|stop| *stop) => return Fetched::End(BurstEnd::ShuttingDown),
+            _ = shutdown.wait_for(|stop| *stop) => return Err(BurstEnd::ShuttingDown),
         };
-        let mut page = match page {
-            Ok(page) => page,
-            Err(error) => return Fetched::End(source_failure(&error)),
-        };
+        let page = page.map_err(|error| source_failure(&error))?;
         figures.count(&page);
+        Ok(page)
+    }
+
+    /// Sort `page` for the store.
+    async fn sort(&self, mut page: Page, recognise: Recognise<'_>) -> Fetched {
         let entities = std::mem::take(&mut page.entities);
         let role = self.role();
         let scope = &self.current.options.scope;
