@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::core::intake::{Contribution, Intake, Rejection, Scope, hash_texts, take_in};
+use crate::core::intake::{
+    Contribution, Intake, PageEntity, Rejection, Scope, hash_texts, take_in,
+};
 use crate::runtime::SourcedEntity;
 use crate::store::{PageOutcome, SourceRole, Store, StoreError};
 
@@ -54,7 +56,14 @@ impl<'a> Recognise<'a> {
     }
 }
 
-/// Sort `entities` for the store.
+impl Recognise<'_> {
+    /// Whether the ref each text names is read beside its hash, to look it up.
+    pub(super) fn reads_refs(self) -> bool {
+        matches!(self, Recognise::AllBut(_))
+    }
+}
+
+/// Sort `entities` for the store: [`hash_page`], then [`sort_page`].
 pub(super) async fn prepare_page(
     store: &Store,
     source: SourceRole<'_>,
@@ -62,15 +71,32 @@ pub(super) async fn prepare_page(
     entities: Vec<SourcedEntity>,
     recognise: Recognise<'_>,
 ) -> Result<PreparedPage, StoreError> {
-    let count = entities.len();
-    let read_refs = matches!(recognise, Recognise::AllBut(_));
-    let hashed: Vec<_> = in_parallel(entities, move |first, chunk| {
+    let hashed = hash_page(entities, recognise.reads_refs()).await;
+    sort_page(store, source, scope, hashed, recognise).await
+}
+
+/// Hash each entity's text and, with `read_refs`, read the ref it names:
+/// the first step of sorting a page, which needs nothing from the store.
+pub(super) async fn hash_page(entities: Vec<SourcedEntity>, read_refs: bool) -> Vec<PageEntity> {
+    in_parallel(entities, move |first, chunk| {
         hash_texts(chunk, first, read_refs)
     })
     .await
     .into_iter()
     .flatten()
-    .collect();
+    .collect()
+}
+
+/// Sort a hashed page for the store: entities whose text the source stored
+/// before are recognised (as `recognise` allows), the rest are taken in.
+pub(super) async fn sort_page(
+    store: &Store,
+    source: SourceRole<'_>,
+    scope: &Scope,
+    hashed: Vec<PageEntity>,
+    recognise: Recognise<'_>,
+) -> Result<PreparedPage, StoreError> {
+    let count = hashed.len();
     let known = match recognise {
         Recognise::AllBut(in_flight) => {
             let named: Vec<(&str, &str)> = hashed

@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::options::Rest;
-use super::page::{PreparedPage, Recognise, joined, prepare_page};
+use super::page::{PreparedPage, Recognise, hash_page, joined, sort_page};
 use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
+use crate::core::intake::PageEntity;
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
 use crate::store::{
     FailureStep, PageOutcome, PageProgress, SourceRole, SourceStatus, Store, StoreError,
@@ -92,8 +93,9 @@ struct Committed {
     sweep: Option<SweepOutcome>,
 }
 
-/// A page as the source returned it, not yet sorted, or why there is none.
-type Pulled = Result<Page, BurstEnd>;
+/// A page as the source returned it with its texts hashed, not yet sorted,
+/// or why there is none.
+type Pulled = Result<(Page, Vec<PageEntity>), BurstEnd>;
 
 /// A page fetched from the source and sorted for the store, or why there is none.
 enum Fetched {
@@ -338,9 +340,10 @@ impl Runner {
 
     /// The next page, sorted for the store: `in_hand` if it was pulled
     /// ahead, else pulled now from `cursor`. With `pull_ahead`, the page
-    /// after it is pulled from the source meanwhile, unsorted, so that the
-    /// guest works while the core sorts (and the store commits the page
-    /// before). `recognise` names the refs of the page committing meanwhile.
+    /// after it is pulled from the source and hashed meanwhile, unsorted, so
+    /// that the guest works while the core sorts (and the store commits the
+    /// page before). `recognise` names the refs of the page committing
+    /// meanwhile.
     async fn next_page(
         &self,
         burst: &mut Burst,
@@ -350,30 +353,34 @@ impl Runner {
         pull_ahead: bool,
         figures: &mut BurstFigures,
     ) -> (Fetched, Option<Pulled>) {
+        let read_refs = recognise.reads_refs();
         let pulled = match in_hand {
             Some(pulled) => pulled,
-            None => self.pull(burst, cursor, figures).await,
+            None => self.pull(burst, cursor, read_refs, figures).await,
         };
-        let page = match pulled {
-            Ok(page) => page,
+        let (page, hashed) = match pulled {
+            Ok(pulled) => pulled,
             Err(end) => return (Fetched::End(end), None),
         };
         if !pull_ahead || page.done {
-            return (self.sort(page, recognise).await, None);
+            return (self.sort(page, hashed, recognise).await, None);
         }
         let after = page.cursor.clone();
         let (sorted, ahead) = tokio::join!(
-            self.sort(page, recognise),
-            self.pull(burst, after.as_ref(), figures)
+            self.sort(page, hashed, recognise),
+            self.pull(burst, after.as_ref(), read_refs, figures)
         );
         (sorted, Some(ahead))
     }
 
-    /// The next page as the source returns it.
+    /// The next page as the source returns it, its texts hashed (and with
+    /// `read_refs` the refs they name read): what sorting it needs before
+    /// it looks at the store.
     async fn pull(
         &self,
         burst: &mut Burst,
         cursor: Option<&Cursor>,
+        read_refs: bool,
         figures: &mut BurstFigures,
     ) -> Pulled {
         let mut shutdown = self.context.shutdown.clone();
@@ -381,17 +388,17 @@ impl Runner {
             page = burst.next(cursor) => page,
             _ = shutdown.wait_for(|stop| *stop) => return Err(BurstEnd::ShuttingDown),
         };
-        let page = page.map_err(|error| source_failure(&error))?;
+        let mut page = page.map_err(|error| source_failure(&error))?;
         figures.count(&page);
-        Ok(page)
+        let hashed = hash_page(std::mem::take(&mut page.entities), read_refs).await;
+        Ok((page, hashed))
     }
 
-    /// Sort `page` for the store.
-    async fn sort(&self, mut page: Page, recognise: Recognise<'_>) -> Fetched {
-        let entities = std::mem::take(&mut page.entities);
+    /// Sort a pulled page for the store.
+    async fn sort(&self, page: Page, hashed: Vec<PageEntity>, recognise: Recognise<'_>) -> Fetched {
         let role = self.role();
         let scope = &self.current.options.scope;
-        match prepare_page(&self.context.store, role, scope, entities, recognise).await {
+        match sort_page(&self.context.store, role, scope, hashed, recognise).await {
             Ok(prepared) => Fetched::Page(page, prepared),
             Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::WithBackOff)),
         }
