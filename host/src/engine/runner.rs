@@ -310,10 +310,14 @@ impl Runner {
                     )
                 )
             } else {
-                (
-                    joined(committed_page).await,
-                    (Fetched::End(BurstEnd::Paused), None),
-                )
+                // A page pulled ahead that failed is this burst's failure
+                // (the instance may not take another call); one that came
+                // is dropped.
+                let end = match ahead.take() {
+                    Some(Err(failed @ BurstEnd::Failed(..))) => failed,
+                    _ => BurstEnd::Paused,
+                };
+                (joined(committed_page).await, (Fetched::End(end), None))
             };
             step = step_started.elapsed();
             match committed {
