@@ -54,9 +54,7 @@ impl<'a> Recognise<'a> {
             Recognise::Nothing
         }
     }
-}
 
-impl Recognise<'_> {
     /// Whether the ref each text names is read beside its hash, to look it up.
     pub(super) fn reads_refs(self) -> bool {
         matches!(self, Recognise::AllBut(_))
