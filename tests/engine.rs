@@ -419,6 +419,26 @@ async fn a_source_returning_fewer_entities_is_swept() {
     each_backend("sweep", sweep).await;
 }
 
+/// More stale refs than one batch of the sweep: every batch is found, each
+/// after the last, and the kept ones stay.
+async fn sweep_of_many(ctx: Ctx) {
+    let plugin = ctx
+        .synthetic(&[("count", "2600"), ("page-size", "500")])
+        .await;
+    ctx.run_cycle(plugin, quick(), 1).await;
+    let plugin = ctx
+        .synthetic(&[("count", "300"), ("page-size", "500")])
+        .await;
+    let second = ctx.run_cycle(plugin, quick(), 2).await;
+    assert_eq!(second.totals, totals(1, 300, 0, 0, 2300), "{}", ctx.backend);
+    assert_eq!(ctx.refs().await, synthetic_refs(1..=300), "{}", ctx.backend);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_of_more_than_a_batch_removes_every_stale_entity() {
+    each_backend("sweep of many", sweep_of_many).await;
+}
+
 async fn removal_guard(ctx: Ctx) {
     let full = [("count", "60"), ("page-size", "7")];
     ctx.run_cycle(ctx.synthetic(&full).await, quick(), 1).await;

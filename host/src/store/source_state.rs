@@ -875,11 +875,16 @@ async fn sweep_in(
         return Ok(SweepOutcome::Refused { stale, reason });
     }
     let mut total = RemovalOutcome::default();
-    loop {
-        let refs = refs_page(tx, &format!("SELECT s.entity_ref {STALE} LIMIT $2"), source).await?;
-        if refs.is_empty() {
-            break;
-        }
+    // In ref order, each batch after the last: one pass over the source's
+    // contributions in all. (Taking the first stale batch again each time
+    // went over every kept entity again for every batch removed.)
+    let mut after = String::new();
+    let mut found = 0;
+    while found < stale {
+        let refs = stale_refs_after(tx, source, &after).await?;
+        let Some(last) = refs.last() else { break };
+        after.clone_from(last);
+        found += refs.len() as u64;
         let removal = remove_in(tx, source, &refs).await?;
         total.deleted += removal.deleted;
         total.updated += removal.updated;
@@ -887,6 +892,27 @@ async fn sweep_in(
     }
     clear_marks_in(tx, source).await?;
     Ok(SweepOutcome::Swept(total))
+}
+
+/// Up to a batch of the source's stale refs after `after`, in ref order.
+async fn stale_refs_after(
+    tx: &mut Transaction<'_, Any>,
+    source: &str,
+    after: &str,
+) -> Result<Vec<String>, StoreError> {
+    let sql =
+        format!("SELECT s.entity_ref {STALE} AND s.entity_ref > $2 ORDER BY s.entity_ref LIMIT $3");
+    let rows = sqlx::query(statement(tx, sql))
+        .bind(source)
+        .bind(after)
+        .bind(BATCH_ROWS as i64)
+        .fetch_all(&mut **tx)
+        .await
+        .doing(format!("reading stale entities of source `{source}`"))?;
+    rows.iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .doing("reading stale entities")
 }
 
 /// Why the guards refuse removing `stale` of the `before` entities the

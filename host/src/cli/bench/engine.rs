@@ -2,7 +2,7 @@
 //! runs them (bursts, cursor and marks committed with each page, the sweep),
 //! on the `synthetic` source against SQLite or PostgreSQL.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -121,9 +121,17 @@ async fn plugin(
         .await?)
 }
 
+/// A completed cycle, and how long it took from its start until its record
+/// was written (after its sweep).
+struct TimedCycle {
+    record: CycleRecord,
+    seconds: f64,
+}
+
 /// Wait until cycle `number` of the source is over; fail if it did not
-/// complete.
-async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<CycleRecord> {
+/// complete. The cycle's history row gives its start; its end is when the
+/// row appears, sweep included (the row's own end is its last page's).
+async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<TimedCycle> {
     let started = Instant::now();
     loop {
         if let Some(cycle) = store
@@ -140,17 +148,33 @@ async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<CycleRecor
                     errors.first().map(|e| &e.message)
                 );
             }
-            return Ok(cycle);
+            let seconds = (unix_ms() - cycle.started_ms) as f64 / 1000.0;
+            return Ok(TimedCycle {
+                record: cycle,
+                seconds,
+            });
         }
         if started.elapsed() > Duration::from_secs(3600) {
             bail!("cycle {number} did not end within an hour");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-fn report(label: &str, cycle: &CycleRecord) {
-    let seconds = (cycle.ended_ms - cycle.started_ms) as f64 / 1000.0;
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn report(
+    label: &str,
+    TimedCycle {
+        record: cycle,
+        seconds,
+    }: &TimedCycle,
+) {
+    let seconds = *seconds;
     println!(
         "{label:<40} {seconds:>9.2} {:>12.0} {:>9} {:>9} {:>9}",
         cycle.totals.entities as f64 / seconds,
