@@ -297,8 +297,10 @@ async fn bursts_of_several_pages(ctx: Ctx) {
     };
     let engine = ctx.start(vec![(plugin, options)]);
     let cycle = wait_cycle_end(&ctx.store, "synthetic", 1).await;
-    let (figures, _) = engine.source_figures()["synthetic"];
+    // The last burst's figures are added after its commit ends the cycle:
+    // read them once the engine has stopped.
     engine.shutdown().await;
+    let (figures, _) = engine.source_figures()["synthetic"];
     assert_eq!(cycle.outcome, "completed", "{}: {cycle:#?}", ctx.backend);
     assert_eq!(
         cycle.totals,

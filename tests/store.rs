@@ -425,6 +425,7 @@ async fn killed_mid_ingest(url: &str) {
     };
     child.kill().expect("SIGKILL the writer");
     child.wait().unwrap();
+    weir_tests::db::settle_after_kill(url).await;
 
     let contributed = store.contribution_count("synthetic").await.unwrap();
     assert!(contributed > 0);

@@ -144,6 +144,36 @@ pub async fn admin(url: &str, statement: &str) {
     let _ = connection.close().await;
 }
 
+/// On PostgreSQL, wait until no other session on `url`'s database is running
+/// a statement. A client killed just after sending `COMMIT` may still have it
+/// carried out by the server; once its session is idle or gone, what it
+/// wrote is settled. SQLite needs no wait: a killed process commits nothing.
+pub async fn settle_after_kill(url: &str) {
+    use sqlx::Connection;
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"));
+    for _ in 0..500 {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid() \
+             AND state = 'active'",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .unwrap_or_else(|e| panic!("reading the sessions on {url}: {e}"));
+        if running == 0 {
+            let _ = connection.close().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("a killed client's session on {url} was still running after 10 s");
+}
+
 /// `url` with its database name replaced by `name`.
 pub fn replace_database(url: &str, name: &str) -> String {
     let (base, rest) = url

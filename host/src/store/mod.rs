@@ -372,7 +372,9 @@ pub fn sqlite_url_for(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// The store's clock: milliseconds since the Unix epoch, as every recorded
+/// time (cycles, errors, leases) is written.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -698,12 +698,8 @@ impl Store {
         loop {
             let mut writer = self.writer().await?;
             let mut tx = writer.begin().await?;
-            let refs = refs_page(
-                &mut tx,
-                "SELECT entity_ref FROM source_entities WHERE source = $1 LIMIT $2",
-                source,
-            )
-            .await?;
+            // Each batch is deleted before the next is read: from the start.
+            let refs = refs_after(&mut tx, OWNED, source, "").await?;
             if refs.is_empty() {
                 clear_marks_in(&mut tx, source).await?;
                 for table in ["source_cycles", "source_errors", "source_state"] {
@@ -846,6 +842,9 @@ async fn clear_marks_in(tx: &mut Transaction<'_, Any>, source: &str) -> Result<(
     Ok(())
 }
 
+/// The source's contributions.
+const OWNED: &str = "FROM source_entities s WHERE s.source = $1";
+
 /// The source's contributions not marked in this cycle.
 const STALE: &str = "FROM source_entities s WHERE s.source = $1 AND NOT EXISTS \
      (SELECT 1 FROM source_marks m WHERE m.source = s.source AND m.entity_ref = s.entity_ref)";
@@ -881,7 +880,7 @@ async fn sweep_in(
     let mut after = String::new();
     let mut found = 0;
     while found < stale {
-        let refs = stale_refs_after(tx, source, &after).await?;
+        let refs = refs_after(tx, STALE, source, &after).await?;
         let Some(last) = refs.last() else { break };
         after.clone_from(last);
         found += refs.len() as u64;
@@ -894,25 +893,28 @@ async fn sweep_in(
     Ok(SweepOutcome::Swept(total))
 }
 
-/// Up to a batch of the source's stale refs after `after`, in ref order.
-async fn stale_refs_after(
+/// Up to a batch of the refs of `from` ([`OWNED`] or [`STALE`], for
+/// `source`) after `after`, in ref order.
+async fn refs_after(
     tx: &mut Transaction<'_, Any>,
+    from: &str,
     source: &str,
     after: &str,
 ) -> Result<Vec<String>, StoreError> {
     let sql =
-        format!("SELECT s.entity_ref {STALE} AND s.entity_ref > $2 ORDER BY s.entity_ref LIMIT $3");
+        format!("SELECT s.entity_ref {from} AND s.entity_ref > $2 ORDER BY s.entity_ref LIMIT $3");
+    let doing = || format!("reading the entities of source `{source}`");
     let rows = sqlx::query(statement(tx, sql))
         .bind(source)
         .bind(after)
         .bind(BATCH_ROWS as i64)
         .fetch_all(&mut **tx)
         .await
-        .doing(format!("reading stale entities of source `{source}`"))?;
+        .doing(doing())?;
     rows.iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()
-        .doing("reading stale entities")
+        .doing(doing())
 }
 
 /// Why the guards refuse removing `stale` of the `before` entities the
@@ -949,24 +951,6 @@ fn describe_sweep(sweep: &SweepOutcome) -> String {
         ),
         SweepOutcome::Refused { reason, .. } => reason.clone(),
     }
-}
-
-/// Up to a batch of refs from `sql` (binding `$1` = source, `$2` = limit).
-async fn refs_page(
-    tx: &mut Transaction<'_, Any>,
-    sql: &str,
-    source: &str,
-) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(statement(tx, sql.to_owned()))
-        .bind(source)
-        .bind(BATCH_ROWS as i64)
-        .fetch_all(&mut **tx)
-        .await
-        .doing(format!("reading stale entities of source `{source}`"))?;
-    rows.iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
-        .doing("reading stale entities")
 }
 
 /// Write the cycle's history row and rest until `rest_until_ms`.

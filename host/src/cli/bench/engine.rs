@@ -2,13 +2,13 @@
 //! runs them (bursts, cursor and marks committed with each page, the sweep),
 //! on the `synthetic` source against SQLite or PostgreSQL.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use weir::engine::{Engine, EngineOptions, Rest, SourceOptions};
 use weir::runtime::{Plugin, Runtime, RuntimeOptions, SourceSettings};
-use weir::store::{CycleRecord, Store};
+use weir::store::{CycleRecord, Store, now_ms};
 
 /// Time three cycles of the synthetic source through the engine: a first
 /// cycle into an empty catalog, the same cycle again (nothing changed), and
@@ -148,7 +148,7 @@ async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<TimedCycle
                     errors.first().map(|e| &e.message)
                 );
             }
-            let seconds = (unix_ms() - cycle.started_ms) as f64 / 1000.0;
+            let seconds = (now_ms() - cycle.started_ms) as f64 / 1000.0;
             return Ok(TimedCycle {
                 record: cycle,
                 seconds,
@@ -161,25 +161,13 @@ async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<TimedCycle
     }
 }
 
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn report(
-    label: &str,
-    TimedCycle {
-        record: cycle,
-        seconds,
-    }: &TimedCycle,
-) {
-    let seconds = *seconds;
+fn report(label: &str, cycle: &TimedCycle) {
+    let (totals, seconds) = (&cycle.record.totals, cycle.seconds);
     println!(
         "{label:<40} {seconds:>9.2} {:>12.0} {:>9} {:>9} {:>9}",
-        cycle.totals.entities as f64 / seconds,
-        cycle.totals.added,
-        cycle.totals.updated,
-        cycle.totals.removed,
+        totals.entities as f64 / seconds,
+        totals.added,
+        totals.updated,
+        totals.removed,
     );
 }
