@@ -1249,8 +1249,9 @@ async fn pushed_mid_cycle(ctx: Ctx) {
             body: entity.to_string(),
             raw_hash: format!("raw-{name}"),
             hash: weir::core::canonical::content_hash(&entity).to_hex(),
-            merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&entity),
-            entity,
+            merges_unchanged_alone: weir::core::merge::is_unchanged_alone(
+                &weir::core::json::Json::from(&entity),
+            ),
             location_key: None,
             plugin_build: "sha256:test".into(),
         }

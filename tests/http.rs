@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use weir::core::json::Json;
 
 use axum::Router;
 use axum::body::Body;
@@ -169,16 +170,15 @@ fn merge(target: &mut Value, patch: Value) {
 }
 
 fn contribution(entity: Value) -> Contribution {
-    let entity_ref = weir::core::entity_ref::EntityRef::from_entity(&entity)
+    let entity_ref = weir::core::entity_ref::EntityRef::from_entity(&Json::from(&entity))
         .unwrap()
         .to_string();
     Contribution {
         entity_ref,
         hash: content_hash(&entity).to_hex(),
-        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&entity),
+        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&Json::from(&entity)),
         body: entity.to_string(),
         raw_hash: "unused".into(),
-        entity,
         location_key: None,
         plugin_build: "build-1".into(),
     }

@@ -3,6 +3,7 @@
 //! must run, so a missing URL under `CI` fails instead of skipping).
 
 use std::collections::BTreeSet;
+use weir::core::json::Json;
 
 use serde_json::{Value, json};
 use weir::core::canonical::content_hash;
@@ -42,10 +43,9 @@ fn contribution_at(entity: Value, location_key: Option<&str>) -> Contribution {
     Contribution {
         entity_ref: format!("component:default/{name}"),
         hash: content_hash(&entity).to_hex(),
-        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&entity),
+        merges_unchanged_alone: weir::core::merge::is_unchanged_alone(&Json::from(&entity)),
         body: entity.to_string(),
         raw_hash: String::from("not-used-by-apply-page"),
-        entity,
         location_key: location_key.map(Into::into),
         plugin_build: "build-1".into(),
     }

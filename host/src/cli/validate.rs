@@ -13,6 +13,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::Value;
 use weir::core::entity_ref::EntityRef;
+use weir::core::json::Json;
 use weir::core::validation::{FieldPath, Problem, type_name, validate};
 
 /// Check catalog entity files the way Backstage would ingest them.
@@ -125,17 +126,21 @@ fn check_document(document: Document, base: &Path) -> (String, Vec<Problem>) {
     if !value.is_object() {
         let problem = Problem {
             field: FieldPath::root(),
-            message: format!("expected an entity object, found {}", type_name(&value)),
+            message: format!(
+                "expected an entity object, found {}",
+                type_name(&Json::from(&value))
+            ),
         };
         return (format!("document {}", document.number), vec![problem]);
     }
     let mut problems = Vec::new();
     resolve_placeholders(&mut value, &FieldPath::root(), base, &mut problems);
-    let label = EntityRef::from_entity(&value).map_or_else(
+    let entity = Json::from(&value);
+    let label = EntityRef::from_entity(&entity).map_or_else(
         |_| format!("document {}", document.number),
         |r| r.to_string(),
     );
-    if let Err(invalid) = validate(&value) {
+    if let Err(invalid) = validate(&entity) {
         let failed: Vec<FieldPath> = problems.iter().map(|p| p.field.clone()).collect();
         problems.extend(
             invalid
@@ -329,7 +334,7 @@ fn resolve(placeholder: Placeholder, parameter: &Value, base: &Path) -> Result<V
     let Some(relative) = parameter.as_str() else {
         return Err(format!(
             "expected a relative file path, found {}",
-            type_name(parameter)
+            type_name(&Json::from(parameter))
         ));
     };
     let path = placeholder_path(relative, base)?;

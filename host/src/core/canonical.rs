@@ -17,10 +17,12 @@
 //! agree on every integer up to 2^53 in magnitude, and two different ids
 //! never hash alike.
 //!
-//! [`content_hash`] streams the form into SHA-256 through a small stack
-//! buffer: no intermediate string, and no allocation at all unless an object's
-//! keys are out of UTF-16 order (serde_json's default map already iterates
-//! in byte order, which is UTF-16 order for nearly every key).
+//! [`ContentHash::of`] streams the form of an entity read in place
+//! ([`Json`]) into SHA-256 through a small stack buffer: no intermediate
+//! string, and no allocation at all unless an object's keys are out of
+//! UTF-16 order (its members are kept in byte order, which is UTF-16 order
+//! for nearly every key). A `serde_json::Value` is hashed through the same
+//! form ([`content_hash`]).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -28,8 +30,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::ser::{CompactFormatter, Formatter as _};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
+
+use super::json::{Json, Object};
 
 /// SHA-256 of a value's canonical JSON. Displays (and serializes) as 64
 /// lowercase hex digits.
@@ -41,28 +45,34 @@ pub struct ContentHash([u8; 32]);
 #[error("a content hash is 64 hex digits")]
 pub struct InvalidContentHash;
 
-/// The SHA-256 of `value`'s canonical JSON.
+/// The SHA-256 of `value`'s canonical JSON ([`ContentHash::of`] its
+/// borrowed form).
 pub fn content_hash(value: &Value) -> ContentHash {
-    let mut sink = HashSink::new();
-    write_value(value, &mut sink);
-    ContentHash(sink.finish())
+    ContentHash::of(&Json::from(value))
 }
 
 /// `value`'s canonical JSON as text (what [`content_hash`] hashes).
 pub fn canonical_json(value: &Value) -> String {
     let mut bytes = Vec::new();
-    write_value(value, &mut bytes);
+    write_value(&Json::from(value), &mut bytes);
     // Only whole UTF-8 sequences are ever written, so this never fails.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 impl ContentHash {
+    /// The SHA-256 of `json`'s canonical JSON.
+    pub fn of(json: &Json<'_>) -> Self {
+        let mut sink = HashSink::new();
+        write_value(json, &mut sink);
+        ContentHash(sink.finish())
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex_of(&self.0)
     }
 
     /// Parses 64 hex digits (either case).
@@ -71,6 +81,16 @@ impl ContentHash {
         hex::decode_to_slice(text, &mut bytes).map_err(|_| InvalidContentHash)?;
         Ok(Self(bytes))
     }
+}
+
+/// The 64 lowercase hex digits of a SHA-256 digest, written into a buffer
+/// at once (`hex::encode` builds its string one character at a time, a
+/// measurable share of taking in an entity).
+pub(crate) fn hex_of(digest: &[u8; 32]) -> String {
+    let mut text = [0u8; 64];
+    // Cannot fail: the buffer holds exactly two digits per byte.
+    let digits = hex::encode_to_slice(digest, &mut text).map(|()| &text[..]);
+    String::from_utf8_lossy(digits.unwrap_or_default()).into_owned()
 }
 
 impl fmt::Display for ContentHash {
@@ -160,19 +180,19 @@ impl Sink for HashSink {
     }
 }
 
-fn write_value(value: &Value, out: &mut impl Sink) {
+fn write_value(value: &Json<'_>, out: &mut impl Sink) {
     match value {
-        Value::Null => out.put(b"null"),
-        Value::Bool(true) => out.put(b"true"),
-        Value::Bool(false) => out.put(b"false"),
-        Value::Number(number) => write_number(number, out),
-        Value::String(text) => write_string(text, out),
-        Value::Array(items) => write_array(items, out),
-        Value::Object(map) => write_object(map, out),
+        Json::Null => out.put(b"null"),
+        Json::Bool(true) => out.put(b"true"),
+        Json::Bool(false) => out.put(b"false"),
+        Json::Number(number) => write_number(number, out),
+        Json::String(text) => write_string(text, out),
+        Json::Array(items) => write_array(items, out),
+        Json::Object(object) => write_object(object, out),
     }
 }
 
-fn write_array(items: &[Value], out: &mut impl Sink) {
+fn write_array(items: &[Json<'_>], out: &mut impl Sink) {
     out.put(b"[");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -183,19 +203,22 @@ fn write_array(items: &[Value], out: &mut impl Sink) {
     out.put(b"]");
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
+fn write_object(object: &Object<'_>, out: &mut impl Sink) {
     out.put(b"{");
-    if keys_in_order(map) {
-        write_members(map.iter(), out);
+    if keys_in_order(object) {
+        write_members(object.iter(), out);
     } else {
-        let mut members: Vec<_> = map.iter().collect();
+        let mut members: Vec<_> = object.iter().collect();
         members.sort_unstable_by(|a, b| cmp_utf16(a.0, b.0));
         write_members(members.into_iter(), out);
     }
     out.put(b"}");
 }
 
-fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut impl Sink) {
+fn write_members<'a, 'j: 'a>(
+    members: impl Iterator<Item = (&'a str, &'a Json<'j>)>,
+    out: &mut impl Sink,
+) {
     for (i, (key, value)) in members.enumerate() {
         if i > 0 {
             out.put(b",");
@@ -206,8 +229,8 @@ fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out
     }
 }
 
-fn keys_in_order(map: &Map<String, Value>) -> bool {
-    let mut keys = map.keys();
+fn keys_in_order(object: &Object<'_>) -> bool {
+    let mut keys = object.keys();
     let Some(mut previous) = keys.next() else {
         return true;
     };
@@ -411,7 +434,7 @@ fn parse_exponent(text: &[u8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(text).expect("test JSON parses")
@@ -650,6 +673,18 @@ mod tests {
                 content_hash(&value).as_bytes()[..],
                 Sha256::digest(text.as_bytes())[..]
             );
+        }
+    }
+
+    #[test]
+    fn an_entity_read_in_place_hashes_as_its_value_does() {
+        for text in [
+            r#"{"b":{"y":[1,2.5,"\u00e9"],"x":null},"a":"q\"uote","\u00e9":true,"z":-0.0}"#,
+            r#"{"k":1,"k":2}"#,
+            r#"{"\ue000":1,"\ud83d\ude00":2}"#,
+        ] {
+            let json = Json::parse(text).expect("test JSON parses");
+            assert_eq!(ContentHash::of(&json), content_hash(&parse(text)), "{text}");
         }
     }
 

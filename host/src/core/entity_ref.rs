@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
+use super::json::Json;
 
 /// The namespace of an entity or ref that names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -123,12 +123,12 @@ impl EntityRef {
     /// The ref of an entity in its JSON form: its `kind`, `metadata.namespace`
     /// (or `default`) and `metadata.name`. Formats are not checked here; see
     /// [`crate::core::validation::validate`] for that.
-    pub fn from_entity(entity: &Value) -> Result<Self, EntityRefError> {
+    pub fn from_entity(entity: &Json<'_>) -> Result<Self, EntityRefError> {
         let root = entity.as_object().ok_or(EntityRefError::NotAnObject)?;
         let kind = required_text(root.get("kind"), "kind")?;
         let metadata = match root.get("metadata") {
-            None | Some(Value::Null) => Err(EntityRefError::MissingField { field: "metadata" }),
-            Some(Value::Object(metadata)) => Ok(metadata),
+            None | Some(Json::Null) => Err(EntityRefError::MissingField { field: "metadata" }),
+            Some(Json::Object(metadata)) => Ok(metadata),
             Some(_) => Err(EntityRefError::WrongType {
                 field: "metadata",
                 expected: "an object",
@@ -136,9 +136,9 @@ impl EntityRef {
         }?;
         let name = required_text(metadata.get("name"), "metadata.name")?;
         let namespace = match metadata.get("namespace") {
-            None | Some(Value::Null) => DEFAULT_NAMESPACE,
-            Some(Value::String(namespace)) if namespace.is_empty() => DEFAULT_NAMESPACE,
-            Some(Value::String(namespace)) => namespace,
+            None | Some(Json::Null) => DEFAULT_NAMESPACE,
+            Some(Json::String(namespace)) if namespace.is_empty() => DEFAULT_NAMESPACE,
+            Some(Json::String(namespace)) => namespace,
             Some(_) => {
                 return Err(EntityRefError::WrongType {
                     field: "metadata.namespace",
@@ -198,12 +198,12 @@ fn split(text: &str) -> Result<Parts<'_>, EntityRefError> {
 }
 
 fn required_text<'a>(
-    value: Option<&'a Value>,
+    value: Option<&'a Json<'_>>,
     field: &'static str,
 ) -> Result<&'a str, EntityRefError> {
     match value {
-        None | Some(Value::Null) => Err(EntityRefError::MissingField { field }),
-        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        None | Some(Json::Null) => Err(EntityRefError::MissingField { field }),
+        Some(Json::String(text)) if !text.is_empty() => Ok(text),
         Some(_) => Err(EntityRefError::WrongType {
             field,
             expected: "a non-empty string",
@@ -360,7 +360,7 @@ mod tests {
             "kind": "User",
             "metadata": {"name": "Breanna.Davison", "namespace": "Development"},
         });
-        let entity_ref = EntityRef::from_entity(&entity).unwrap();
+        let entity_ref = EntityRef::from_entity(&Json::from(&entity)).unwrap();
         assert_eq!(entity_ref.to_string(), "user:development/breanna.davison");
     }
 
@@ -373,7 +373,9 @@ mod tests {
         ] {
             let entity = json!({"kind": "Group", "metadata": metadata});
             assert_eq!(
-                EntityRef::from_entity(&entity).unwrap().to_string(),
+                EntityRef::from_entity(&Json::from(&entity))
+                    .unwrap()
+                    .to_string(),
                 "group:default/a"
             );
         }
@@ -427,7 +429,11 @@ mod tests {
             ),
         ];
         for (entity, expected) in cases {
-            assert_eq!(EntityRef::from_entity(&entity), Err(expected), "{entity}");
+            assert_eq!(
+                EntityRef::from_entity(&Json::from(&entity)),
+                Err(expected),
+                "{entity}"
+            );
         }
     }
 }

@@ -3,11 +3,11 @@
 //! and its canonical hash. A bad entity is rejected on its own, with an error
 //! naming the source, the entity and the field; the rest of the page goes on.
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::canonical::content_hash;
+use super::canonical::{ContentHash, hex_of};
 use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
+use super::json::Json;
 use super::merge::is_unchanged_alone;
 use super::validation::validate;
 use crate::runtime::SourcedEntity;
@@ -25,8 +25,8 @@ pub struct Scope {
 pub struct Contribution {
     /// The normalised ref, `kind:namespace/name` in lower case.
     pub entity_ref: String,
-    pub entity: Value,
-    /// The entity's JSON text as the source sent it (what is stored).
+    /// The entity's JSON text as the source sent it (what is stored, and
+    /// what is read again should the entity need merging).
     pub body: String,
     /// Hex SHA-256 of `body`: the same text next time skips all of this.
     pub raw_hash: String,
@@ -80,7 +80,7 @@ pub fn hash_texts(entities: Vec<SourcedEntity>, first: usize, read_refs: bool) -
         .enumerate()
         .map(|(offset, sourced)| PageEntity {
             index: first + offset,
-            raw_hash: hex::encode(Sha256::digest(sourced.json())),
+            raw_hash: hex_of(&Sha256::digest(sourced.json()).into()),
             named_ref: read_refs.then(|| named_ref(sourced.json())).flatten(),
             sourced,
         })
@@ -146,7 +146,7 @@ fn take_one(
     } = page_entity;
     // The runtime checked the text is a JSON object; this cannot fail but
     // for a bug, and then it is reported like any other bad entity.
-    let entity: Value = serde_json::from_str(sourced.json()).map_err(|error| Rejection {
+    let entity = Json::parse(sourced.json()).map_err(|error| Rejection {
         entity_ref: None,
         reason: format!("source `{source}`: entity #{index} of the page: not JSON: {error}"),
     })?;
@@ -173,11 +173,13 @@ fn take_one(
             reason: format!("source `{source}`: {entity_ref}: {reason}"),
         });
     }
+    let hash = ContentHash::of(&entity).to_hex();
+    let merges_unchanged_alone = is_unchanged_alone(&entity);
+    drop(entity);
     Ok(Contribution {
         entity_ref: entity_ref.to_string(),
-        hash: content_hash(&entity).to_hex(),
-        merges_unchanged_alone: is_unchanged_alone(&entity),
-        entity,
+        hash,
+        merges_unchanged_alone,
         location_key: sourced.location_key().map(ToOwned::to_owned),
         plugin_build: sourced.build().sha256().to_owned(),
         body: sourced.into_json(),
@@ -233,7 +235,7 @@ mod tests {
             ),
         ] {
             assert_eq!(named_ref(json).as_deref(), expected, "{json}");
-            let full = serde_json::from_str(json)
+            let full = Json::parse(json)
                 .ok()
                 .and_then(|value| EntityRef::from_entity(&value).ok())
                 .map(|entity_ref| entity_ref.to_string());

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::canonical::content_hash;
+use super::json::Json;
 
 /// One source's view of an entity.
 #[derive(Debug, Clone, Copy)]
@@ -104,9 +105,12 @@ pub fn single_provenance(contribution: &Contribution<'_>) -> Provenance {
 
 /// Whether merging `entity` alone gives it back unchanged (it has no
 /// repeated tag), so a caller may reuse its text and hash as they are.
-pub fn is_unchanged_alone(entity: &Value) -> bool {
-    match entity.pointer("/metadata/tags") {
-        Some(Value::Array(tags)) => tags
+pub fn is_unchanged_alone(entity: &Json<'_>) -> bool {
+    let tags = entity
+        .as_object()
+        .and_then(|root| root.get("metadata")?.as_object()?.get("tags"));
+    match tags {
+        Some(Json::Array(tags)) => tags
             .iter()
             .enumerate()
             .all(|(i, tag)| !tags[..i].contains(tag)),

@@ -6,5 +6,6 @@
 pub mod canonical;
 pub mod entity_ref;
 pub mod intake;
+pub mod json;
 pub mod merge;
 pub mod validation;

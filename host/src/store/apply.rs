@@ -464,7 +464,14 @@ async fn remerge(
 struct Contributor<'a> {
     source: String,
     priority: i64,
-    entity: Cow<'a, Value>,
+    entity: Contributed<'a>,
+}
+
+/// A contributor's entity: another source's, read from the store, or the
+/// page's own, read from its text only if it must be merged.
+enum Contributed<'a> {
+    Stored(Value),
+    Own(&'a Contribution),
 }
 
 /// Every contribution to the refs of `batch`: the other sources' read from
@@ -482,7 +489,7 @@ async fn load_contributors<'a>(
     let mut by_ref: HashMap<String, Vec<Contributor>> = HashMap::new();
     if !shared.is_empty() {
         for stored in tx.other_contributions(source.name, shared).await? {
-            let entity = Cow::Owned(parse_body(&stored.entity_ref, &stored.body)?);
+            let entity = Contributed::Stored(parse_body(&stored.entity_ref, &stored.body)?);
             by_ref
                 .entry(stored.entity_ref)
                 .or_default()
@@ -501,7 +508,7 @@ async fn load_contributors<'a>(
                 .push(Contributor {
                     source: source.name.to_owned(),
                     priority: source.priority,
-                    entity: Cow::Borrowed(&own.entity),
+                    entity: Contributed::Own(own),
                 });
         }
     }
@@ -525,24 +532,32 @@ fn merge_contributors(
     contributors: &[Contributor<'_>],
     own: Option<&Contribution>,
 ) -> Result<MergedEntity, StoreError> {
-    let inputs: Vec<merge::Contribution<'_>> = contributors
-        .iter()
-        .map(|c| merge::Contribution {
-            source: &c.source,
-            priority: c.priority,
-            entity: &c.entity,
-        })
-        .collect();
-    if let ([only], Some(own)) = (inputs.as_slice(), own)
+    if let ([only], Some(own)) = (contributors, own)
         && own.merges_unchanged_alone
     {
         return Ok(MergedEntity {
             hash: own.hash.clone(),
             stored: MergedForm::Sole {
-                source: only.source.to_owned(),
+                source: only.source.clone(),
             },
         });
     }
+    let entities: Vec<Cow<'_, Value>> = contributors
+        .iter()
+        .map(|c| match &c.entity {
+            Contributed::Stored(entity) => Ok(Cow::Borrowed(entity)),
+            Contributed::Own(own) => parse_body(entity_ref, &own.body).map(Cow::Owned),
+        })
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<merge::Contribution<'_>> = contributors
+        .iter()
+        .zip(&entities)
+        .map(|(c, entity)| merge::Contribution {
+            source: &c.source,
+            priority: c.priority,
+            entity,
+        })
+        .collect();
     let Some(Merged { entity, provenance }) = merge::merge(&inputs) else {
         return Err(StoreError::Corrupt {
             entity_ref: entity_ref.to_owned(),
@@ -628,7 +643,6 @@ mod tests {
     fn the_last_occurrence_of_a_ref_wins() {
         let c = |r: &str, h: &str| Contribution {
             entity_ref: r.into(),
-            entity: Value::Null,
             body: String::new(),
             raw_hash: String::new(),
             hash: h.into(),

@@ -3,7 +3,7 @@
 //! (`FieldFormatEntityPolicy`), the type of `spec`, and the shapes of
 //! `relations` and `status` (`shared/common.schema.json`).
 
-use serde_json::{Map, Value};
+use crate::core::json::{Json, Object};
 
 use super::formats::{API_VERSION, KIND};
 use super::{FieldPath, Report, expect_array, expect_object, expect_string, expect_text, required};
@@ -22,7 +22,7 @@ const ROOT_FIELDS: [&str; 6] = [
 
 const STATUS_LEVELS: [&str; 3] = ["info", "warning", "error"];
 
-pub(super) fn check(root: &Map<String, Value>, report: &mut Report) {
+pub(super) fn check(root: &Object<'_>, report: &mut Report) {
     let at = FieldPath::root();
     check_root_fields(root, report);
     if let Some(value) = required(root, "apiVersion", &at, report) {
@@ -42,11 +42,8 @@ pub(super) fn check(root: &Map<String, Value>, report: &mut Report) {
     }
 }
 
-fn check_root_fields(root: &Map<String, Value>, report: &mut Report) {
-    for key in root
-        .keys()
-        .filter(|key| !ROOT_FIELDS.contains(&key.as_str()))
-    {
+fn check_root_fields(root: &Object<'_>, report: &mut Report) {
+    for key in root.keys().filter(|key| !ROOT_FIELDS.contains(key)) {
         report.add(
             &FieldPath::root().key(key),
             "is not a root field of an entity; expected apiVersion, kind, metadata, spec, \
@@ -56,7 +53,7 @@ fn check_root_fields(root: &Map<String, Value>, report: &mut Report) {
 }
 
 fn check_format_field(
-    value: &Value,
+    value: &Json<'_>,
     at: &FieldPath,
     format: &super::formats::Format,
     report: &mut Report,
@@ -67,7 +64,7 @@ fn check_format_field(
 }
 
 /// `common#relation`: `{type, targetRef, target?}` and nothing else.
-fn check_relations(relations: &Value, at: &FieldPath, report: &mut Report) {
+fn check_relations(relations: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let items = expect_array(relations, at, report).unwrap_or_default();
     for (index, relation) in items.iter().enumerate() {
         let at = at.index(index);
@@ -77,7 +74,7 @@ fn check_relations(relations: &Value, at: &FieldPath, report: &mut Report) {
     }
 }
 
-fn check_relation(relation: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_relation(relation: &Object<'_>, at: &FieldPath, report: &mut Report) {
     if let Some(value) = required(relation, "type", at, report) {
         let at = at.key("type");
         let is_word = |text: &str| text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -98,7 +95,7 @@ fn check_relation(relation: &Map<String, Value>, at: &FieldPath, report: &mut Re
         check_reference(target, &at.key("target"), report);
     }
     for key in relation.keys() {
-        if !["type", "targetRef", "target"].contains(&key.as_str()) {
+        if !["type", "targetRef", "target"].contains(&key) {
             report.add(
                 &at.key(key),
                 "is not a field of a relation; expected type, targetRef or target",
@@ -108,7 +105,7 @@ fn check_relation(relation: &Map<String, Value>, at: &FieldPath, report: &mut Re
 }
 
 /// `common#reference`: the deprecated `{kind, namespace, name}` target.
-fn check_reference(target: &Value, at: &FieldPath, report: &mut Report) {
+fn check_reference(target: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let Some(target) = expect_object(target, at, report) else {
         return;
     };
@@ -118,7 +115,7 @@ fn check_reference(target: &Value, at: &FieldPath, report: &mut Report) {
         }
     }
     for key in target.keys() {
-        if !["kind", "namespace", "name"].contains(&key.as_str()) {
+        if !["kind", "namespace", "name"].contains(&key) {
             report.add(
                 &at.key(key),
                 "is not a field of a reference; expected kind, namespace or name",
@@ -128,7 +125,7 @@ fn check_reference(target: &Value, at: &FieldPath, report: &mut Report) {
 }
 
 /// `common#status`: an object whose optional `items` are status items.
-fn check_status(status: &Value, at: &FieldPath, report: &mut Report) {
+fn check_status(status: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let Some(status) = expect_object(status, at, report) else {
         return;
     };
@@ -149,7 +146,7 @@ fn check_status(status: &Value, at: &FieldPath, report: &mut Report) {
 }
 
 /// `common#statusItem`: `{type, level, message, error?}`, more allowed.
-fn check_status_item(item: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_status_item(item: &Object<'_>, at: &FieldPath, report: &mut Report) {
     if let Some(value) = required(item, "type", at, report) {
         expect_text(value, &at.key("type"), report);
     }
@@ -176,7 +173,7 @@ fn check_status_item(item: &Map<String, Value>, at: &FieldPath, report: &mut Rep
 }
 
 /// `common#error`: `{name, message, code?, stack?}`, more allowed.
-fn check_error(error: &Value, at: &FieldPath, report: &mut Report) {
+fn check_error(error: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let Some(error) = expect_object(error, at, report) else {
         return;
     };
@@ -268,7 +265,7 @@ mod tests {
             "metadata": {"name": "notifications-demo"},
             "spec": {"anything": ["goes"]},
         });
-        let valid = super::super::validate(&entity).unwrap();
+        let valid = super::super::validate_value(&entity).unwrap();
         assert!(!valid.known_kind());
         let without_spec = json!({"apiVersion": "example.com/v1", "kind": "Thing",
                                   "metadata": {"name": "a"}});

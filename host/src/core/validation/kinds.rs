@@ -3,7 +3,7 @@
 //! refs that `BuiltinKindsEntityProcessor` parses out of their relation
 //! fields (a ref it cannot parse fails the entity in Backstage too).
 
-use serde_json::{Map, Value};
+use crate::core::json::{Json, Object};
 
 use super::{
     FieldPath, Report, expect_object, expect_string, expect_text, expect_text_list, quoted,
@@ -159,9 +159,9 @@ const KINDS: &[Kind] = &[
 /// Checks `spec` against the rules of the entity's kind; returns whether
 /// the kind was one Weir knows. The envelope's own problems with
 /// `apiVersion` or `kind` are reported elsewhere.
-pub(super) fn check(root: &Map<String, Value>, report: &mut Report) -> bool {
-    let api_version = root.get("apiVersion").and_then(Value::as_str);
-    let kind_name = root.get("kind").and_then(Value::as_str);
+pub(super) fn check(root: &Object<'_>, report: &mut Report) -> bool {
+    let api_version = root.get("apiVersion").and_then(Json::as_str);
+    let kind_name = root.get("kind").and_then(Json::as_str);
     let (Some(api_version), Some(kind_name)) = (api_version, kind_name) else {
         return false;
     };
@@ -217,7 +217,7 @@ fn match_kind(api_version: &str, kind_name: &str, report: &mut Report) -> Option
     Some(kind)
 }
 
-fn check_spec(kind: &Kind, spec: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_spec(kind: &Kind, spec: &Object<'_>, at: &FieldPath, report: &mut Report) {
     for field in kind.fields {
         let value = if field.required {
             required(spec, field.key, at, report)
@@ -230,7 +230,7 @@ fn check_spec(kind: &Kind, spec: &Map<String, Value>, at: &FieldPath, report: &m
     }
 }
 
-fn check_field(field: &Field, value: &Value, at: &FieldPath, report: &mut Report) {
+fn check_field(field: &Field, value: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let refs: Vec<(FieldPath, &str)> = match field.shape {
         Text => expect_text(value, at, report)
             .map(|text| vec![(at.clone(), text)])
@@ -251,7 +251,7 @@ fn check_field(field: &Field, value: &Value, at: &FieldPath, report: &mut Report
     }
 }
 
-fn check_one_of(value: &Value, allowed: &[&str], at: &FieldPath, report: &mut Report) {
+fn check_one_of(value: &Json<'_>, allowed: &[&str], at: &FieldPath, report: &mut Report) {
     if let Some(text) = expect_string(value, at, report)
         && !allowed.contains(&text)
     {
@@ -266,7 +266,7 @@ fn check_one_of(value: &Value, allowed: &[&str], at: &FieldPath, report: &mut Re
     }
 }
 
-fn check_profile(value: &Value, at: &FieldPath, report: &mut Report) {
+fn check_profile(value: &Json<'_>, at: &FieldPath, report: &mut Report) {
     let Some(profile) = expect_object(value, at, report) else {
         return;
     };
@@ -281,16 +281,16 @@ fn check_profile(value: &Value, at: &FieldPath, report: &mut Report) {
 /// (`dependencyOf`): nothing from a falsy value, else each item of
 /// `[value].flat()`, where strings are parsed later, `{kind, namespace?,
 /// name}` objects are refs already, and anything else fails.
-fn untyped_refs<'a>(
-    value: &'a Value,
+fn untyped_refs<'a, 'j>(
+    value: &'a Json<'j>,
     at: &FieldPath,
     report: &mut Report,
 ) -> Vec<(FieldPath, &'a str)> {
     match value {
-        Value::Null | Value::Bool(false) => Vec::new(),
-        Value::String(text) if text.is_empty() => Vec::new(),
-        Value::Number(number) if number.as_f64() == Some(0.0) => Vec::new(),
-        Value::Array(items) => items
+        Json::Null | Json::Bool(false) => Vec::new(),
+        Json::String(text) if text.is_empty() => Vec::new(),
+        Json::Number(number) if number.as_f64() == Some(0.0) => Vec::new(),
+        Json::Array(items) => items
             .iter()
             .enumerate()
             .filter_map(|(index, item)| ref_item(item, at.index(index), report))
@@ -299,14 +299,14 @@ fn untyped_refs<'a>(
     }
 }
 
-fn ref_item<'a>(
-    item: &'a Value,
+fn ref_item<'a, 'j>(
+    item: &'a Json<'j>,
     at: FieldPath,
     report: &mut Report,
 ) -> Option<(FieldPath, &'a str)> {
     match item {
-        Value::String(text) => Some((at, text)),
-        Value::Object(object) if is_compound_ref(object) => None,
+        Json::String(text) => Some((at, text)),
+        Json::Object(object) if is_compound_ref(object) => None,
         other => {
             report.add(
                 &at,
@@ -318,14 +318,14 @@ fn ref_item<'a>(
 }
 
 /// `{kind, namespace?, name}` with non-empty strings.
-fn is_compound_ref(object: &Map<String, Value>) -> bool {
+fn is_compound_ref(object: &Object<'_>) -> bool {
     let text = |key| {
         object
             .get(key)
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .is_some_and(|t| !t.is_empty())
     };
-    text("kind") && text("name") && (!object.contains_key("namespace") || text("namespace"))
+    text("kind") && text("name") && (object.get("namespace").is_none() || text("namespace"))
 }
 
 /// A ref must parse as `BuiltinKindsEntityProcessor` parses it. The
@@ -346,7 +346,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::tests::{component, problems};
-    use super::super::validate;
+    use super::super::validate_value;
 
     fn entity(kind: &str, spec: Value) -> Value {
         json!({
@@ -360,7 +360,7 @@ mod tests {
     fn ok(kind: &str, spec: Value) {
         let entity = entity(kind, spec);
         assert_eq!(problems(&entity), Vec::<String>::new(), "{entity}");
-        assert!(validate(&entity).unwrap().known_kind());
+        assert!(validate_value(&entity).unwrap().known_kind());
     }
 
     fn fails(kind: &str, spec: Value, expected: &[&str]) {
@@ -594,7 +594,7 @@ mod tests {
         // Elsewhere the names are free.
         entity["apiVersion"] = json!("example.com/v1");
         entity["kind"] = json!("component");
-        assert!(!validate(&entity).unwrap().known_kind());
+        assert!(!validate_value(&entity).unwrap().known_kind());
     }
 
     #[test]
@@ -613,6 +613,6 @@ mod tests {
         // Other kinds in the group are not Weir's to judge.
         let template = json!({"apiVersion": "backstage.io/v1beta2", "kind": "Template",
                               "metadata": {"name": "a"}, "spec": {}});
-        assert!(!validate(&template).unwrap().known_kind());
+        assert!(!validate_value(&template).unwrap().known_kind());
     }
 }

@@ -2,7 +2,7 @@
 //! formats `FieldFormatEntityPolicy` checks (name, namespace, label and
 //! annotation keys and values, tags, links). Fields not named here are free.
 
-use serde_json::{Map, Value};
+use crate::core::json::{Json, Object};
 
 use super::formats::{
     ANNOTATION_KEY, LABEL_KEY, LABEL_VALUE, NAME, NAMESPACE, TAG, is_blank, is_url,
@@ -12,7 +12,7 @@ use super::{
     required,
 };
 
-pub(super) fn check(metadata: Option<&Value>, report: &mut Report) {
+pub(super) fn check(metadata: Option<&Json<'_>>, report: &mut Report) {
     let at = FieldPath::root().key("metadata");
     let Some(metadata) = metadata else {
         report.add(&at, "is required");
@@ -38,7 +38,7 @@ pub(super) fn check(metadata: Option<&Value>, report: &mut Report) {
 }
 
 /// `name` is required; `namespace` may be left out (it is then `default`).
-fn check_identity(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_identity(metadata: &Object<'_>, at: &FieldPath, report: &mut Report) {
     if let Some(name) = required(metadata, "name", at, report) {
         let at = || at.key("name");
         if let Some(name) = expect_text(name, &at, report) {
@@ -54,7 +54,7 @@ fn check_identity(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Re
 }
 
 /// `uid`, `etag` and `title` are non-empty strings; `description` any string.
-fn check_texts(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Report) {
+fn check_texts(metadata: &Object<'_>, at: &FieldPath, report: &mut Report) {
     for key in ["uid", "etag", "title"] {
         if let Some(value) = metadata.get(key) {
             expect_text(value, &|| at.key(key), report);
@@ -66,7 +66,7 @@ fn check_texts(metadata: &Map<String, Value>, at: &FieldPath, report: &mut Repor
 }
 
 /// Keys are `[prefix/]name`; values are strings that are empty or names.
-fn check_labels(labels: &Value, at: &impl At, report: &mut Report) {
+fn check_labels(labels: &Json<'_>, at: &impl At, report: &mut Report) {
     let Some(labels) = expect_object(labels, at, report) else {
         return;
     };
@@ -80,7 +80,7 @@ fn check_labels(labels: &Value, at: &impl At, report: &mut Report) {
 }
 
 /// Keys are `[prefix/]name`; values are any strings.
-fn check_annotations(annotations: &Value, at: &impl At, report: &mut Report) {
+fn check_annotations(annotations: &Json<'_>, at: &impl At, report: &mut Report) {
     let Some(annotations) = expect_object(annotations, at, report) else {
         return;
     };
@@ -91,7 +91,7 @@ fn check_annotations(annotations: &Value, at: &impl At, report: &mut Report) {
     }
 }
 
-fn check_tags(tags: &Value, at: &impl At, report: &mut Report) {
+fn check_tags(tags: &Json<'_>, at: &impl At, report: &mut Report) {
     let tags = expect_array(tags, at, report).unwrap_or_default();
     for (index, tag) in tags.iter().enumerate() {
         let at = || at.path().index(index);
@@ -103,7 +103,7 @@ fn check_tags(tags: &Value, at: &impl At, report: &mut Report) {
 
 /// Each link has a `url` that parses; `title` and `icon` are not blank,
 /// `type` is not empty.
-fn check_links(links: &Value, at: &impl At, report: &mut Report) {
+fn check_links(links: &Json<'_>, at: &impl At, report: &mut Report) {
     let links = expect_array(links, at, report).unwrap_or_default();
     for (index, link) in links.iter().enumerate() {
         let at = || at.path().index(index);
@@ -113,7 +113,7 @@ fn check_links(links: &Value, at: &impl At, report: &mut Report) {
     }
 }
 
-fn check_link(link: &Map<String, Value>, at: &impl At, report: &mut Report) {
+fn check_link(link: &Object<'_>, at: &impl At, report: &mut Report) {
     if let Some(url) = required(link, "url", at, report) {
         let at = || at.path().key("url");
         if let Some(url) = expect_text(url, &at, report).filter(|url| !is_url(url)) {

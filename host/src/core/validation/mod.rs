@@ -17,7 +17,7 @@ mod metadata;
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use crate::core::json::{Json, Object};
 
 use crate::core::entity_ref::EntityRef;
 
@@ -40,7 +40,7 @@ use crate::core::entity_ref::EntityRef;
 ///   schemas, and entity refs in relation fields must parse. Kind names are
 ///   matched exactly, as Backstage does. Other kinds get the envelope rules
 ///   only (Backstage itself would need a processor that knows them).
-pub fn validate(entity: &Value) -> Result<ValidEntity, Invalid> {
+pub fn validate(entity: &Json<'_>) -> Result<ValidEntity, Invalid> {
     let mut report = Report::default();
     let known_kind = match entity.as_object() {
         Some(root) => check_entity(root, &mut report),
@@ -74,7 +74,12 @@ pub fn validate(entity: &Value) -> Result<ValidEntity, Invalid> {
     }
 }
 
-fn check_entity(root: &Map<String, Value>, report: &mut Report) -> bool {
+/// [`validate`] an entity held as a `serde_json::Value`.
+pub fn validate_value(entity: &serde_json::Value) -> Result<ValidEntity, Invalid> {
+    validate(&Json::from(entity))
+}
+
+fn check_entity(root: &Object<'_>, report: &mut Report) -> bool {
     envelope::check(root, report);
     metadata::check(root.get("metadata"), report);
     kinds::check(root, report)
@@ -157,7 +162,7 @@ impl FieldPath {
         match (plain, self.0.is_empty()) {
             (true, true) => Self(key.to_owned()),
             (true, false) => Self(format!("{}.{key}", self.0)),
-            (false, _) => Self(format!("{}[{}]", self.0, Value::from(key))),
+            (false, _) => Self(format!("{}[{}]", self.0, serde_json::Value::from(key))),
         }
     }
 
@@ -224,14 +229,14 @@ impl Report {
 }
 
 /// JSON's name for the type of `value`, for messages ("a string").
-pub fn type_name(value: &Value) -> &'static str {
+pub fn type_name(value: &Json<'_>) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     }
 }
 
@@ -239,19 +244,19 @@ pub fn type_name(value: &Value) -> &'static str {
 fn quoted(text: &str) -> String {
     const LIMIT: usize = 80;
     match text.char_indices().nth(LIMIT) {
-        Some((end, _)) => format!("{}…", Value::from(&text[..end])),
-        None => Value::from(text).to_string(),
+        Some((end, _)) => format!("{}…", serde_json::Value::from(&text[..end])),
+        None => serde_json::Value::from(text).to_string(),
     }
 }
 
 /// `map[key]`, reported when absent (a present `null` is returned: its
 /// type check reports it, as JSON schema's `required` does).
-fn required<'a>(
-    map: &'a Map<String, Value>,
+fn required<'a, 'j>(
+    map: &'a Object<'j>,
     key: &str,
     at: &impl At,
     report: &mut Report,
-) -> Option<&'a Value> {
+) -> Option<&'a Json<'j>> {
     let value = map.get(key);
     if value.is_none() {
         report.add(&|| at.path().key(key), "is required");
@@ -259,7 +264,11 @@ fn required<'a>(
     value
 }
 
-fn expect_string<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a str> {
+fn expect_string<'a, 'j>(
+    value: &'a Json<'j>,
+    at: &impl At,
+    report: &mut Report,
+) -> Option<&'a str> {
     let text = value.as_str();
     if text.is_none() {
         report.add(at, format!("must be a string, found {}", type_name(value)));
@@ -268,7 +277,7 @@ fn expect_string<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Opt
 }
 
 /// A string of at least one character (`minLength: 1` in the schemas).
-fn expect_text<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a str> {
+fn expect_text<'a, 'j>(value: &'a Json<'j>, at: &impl At, report: &mut Report) -> Option<&'a str> {
     let text = expect_string(value, at, report)?;
     if text.is_empty() {
         report.add(at, "must not be empty");
@@ -277,11 +286,11 @@ fn expect_text<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Optio
     Some(text)
 }
 
-fn expect_object<'a>(
-    value: &'a Value,
+fn expect_object<'a, 'j>(
+    value: &'a Json<'j>,
     at: &impl At,
     report: &mut Report,
-) -> Option<&'a Map<String, Value>> {
+) -> Option<&'a Object<'j>> {
     let object = value.as_object();
     if object.is_none() {
         report.add(at, format!("must be an object, found {}", type_name(value)));
@@ -289,17 +298,21 @@ fn expect_object<'a>(
     object
 }
 
-fn expect_array<'a>(value: &'a Value, at: &impl At, report: &mut Report) -> Option<&'a [Value]> {
+fn expect_array<'a, 'j>(
+    value: &'a Json<'j>,
+    at: &impl At,
+    report: &mut Report,
+) -> Option<&'a [Json<'j>]> {
     let array = value.as_array();
     if array.is_none() {
         report.add(at, format!("must be an array, found {}", type_name(value)));
     }
-    array.map(Vec::as_slice)
+    array
 }
 
 /// An array of non-empty strings; returns the items that are, with their paths.
-fn expect_text_list<'a>(
-    value: &'a Value,
+fn expect_text_list<'a, 'j>(
+    value: &'a Json<'j>,
     at: &FieldPath,
     report: &mut Report,
 ) -> Vec<(FieldPath, &'a str)> {
@@ -316,13 +329,13 @@ fn expect_text_list<'a>(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
     /// The problems of `entity` as `field: message` lines.
     pub(super) fn problems(entity: &Value) -> Vec<String> {
-        match validate(entity) {
+        match validate_value(entity) {
             Ok(_) => Vec::new(),
             Err(invalid) => invalid.problems().iter().map(Problem::to_string).collect(),
         }
@@ -341,7 +354,7 @@ mod tests {
     fn a_valid_entity_gives_its_normalised_ref() {
         let mut entity = component();
         entity["metadata"]["name"] = json!("Artist.Lookup_v2");
-        let valid = validate(&entity).unwrap();
+        let valid = validate_value(&entity).unwrap();
         assert_eq!(
             valid.entity_ref().to_string(),
             "component:default/artist.lookup_v2"
@@ -352,7 +365,7 @@ mod tests {
     #[test]
     fn a_non_object_is_one_problem() {
         for entity in [json!(null), json!([]), json!("x"), json!(1)] {
-            let invalid = validate(&entity).unwrap_err();
+            let invalid = validate_value(&entity).unwrap_err();
             assert_eq!(invalid.problems().len(), 1);
             assert_eq!(invalid.problems()[0].field, FieldPath::root());
             assert!(invalid.entity_ref().is_none());
@@ -372,7 +385,7 @@ mod tests {
             "spec": {"type": "service", "lifecycle": ""},
             "extra": true,
         });
-        let invalid = validate(&entity).unwrap_err();
+        let invalid = validate_value(&entity).unwrap_err();
         assert_eq!(
             invalid.entity_ref().map(ToString::to_string).as_deref(),
             Some("component:default/invalid component")
@@ -399,7 +412,7 @@ mod tests {
         let mut entity = component();
         entity["spec"]["owner"] = json!(7);
         entity["metadata"]["namespace"] = json!("Bad");
-        let message = validate(&entity).unwrap_err().to_string();
+        let message = validate_value(&entity).unwrap_err().to_string();
         assert!(
             message
                 .starts_with("entity component:bad/artist-lookup is invalid: metadata.namespace: "),
