@@ -76,9 +76,9 @@ impl EntityRef {
             }
         }
         Ok(Self {
-            kind: kind.to_lowercase(),
-            namespace: namespace.to_lowercase(),
-            name: name.to_lowercase(),
+            kind: lower_case(kind),
+            namespace: lower_case(namespace),
+            name: lower_case(name),
         })
     }
 
@@ -101,23 +101,18 @@ impl EntityRef {
         default_kind: Option<&str>,
         default_namespace: &str,
     ) -> Result<Self, EntityRefError> {
-        if text.is_empty() {
-            return Err(EntityRefError::Empty);
-        }
-        let parts = split(text)?;
-        let kind = parts
-            .kind
-            .or(default_kind)
-            .filter(|kind| !kind.is_empty())
-            .ok_or_else(|| EntityRefError::NoKind {
-                text: text.to_owned(),
-            })?;
-        let namespace = match (parts.namespace, default_namespace) {
-            (Some(namespace), _) => namespace,
-            (None, "") => DEFAULT_NAMESPACE,
-            (None, namespace) => namespace,
-        };
-        Self::new(kind, namespace, parts.name)
+        let (kind, namespace, name) = resolve(text, default_kind, default_namespace)?;
+        Self::new(kind, namespace, name)
+    }
+
+    /// Whether `text` parses as [`EntityRef::parse_with_defaults`] parses it,
+    /// without building the ref (validation needs only the answer).
+    pub fn check_with_defaults(
+        text: &str,
+        default_kind: Option<&str>,
+        default_namespace: &str,
+    ) -> Result<(), EntityRefError> {
+        resolve(text, default_kind, default_namespace).map(|_| ())
     }
 
     /// The ref of an entity in its JSON form: its `kind`, `metadata.namespace`
@@ -160,6 +155,42 @@ impl EntityRef {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `text` in lower case; byte by byte when it is ASCII, as refs nearly
+/// always are (`str::to_lowercase` goes a character at a time).
+fn lower_case(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
+}
+
+/// The kind, namespace and name `text` gives, with the context's defaults
+/// for what it leaves out; none of them empty.
+fn resolve<'a>(
+    text: &'a str,
+    default_kind: Option<&'a str>,
+    default_namespace: &'a str,
+) -> Result<(&'a str, &'a str, &'a str), EntityRefError> {
+    if text.is_empty() {
+        return Err(EntityRefError::Empty);
+    }
+    let parts = split(text)?;
+    let kind = parts
+        .kind
+        .or(default_kind)
+        .filter(|kind| !kind.is_empty())
+        .ok_or_else(|| EntityRefError::NoKind {
+            text: text.to_owned(),
+        })?;
+    let namespace = match (parts.namespace, default_namespace) {
+        (Some(namespace), _) => namespace,
+        (None, "") => DEFAULT_NAMESPACE,
+        (None, namespace) => namespace,
+    };
+    Ok((kind, namespace, parts.name))
 }
 
 /// The parts of `[<kind>:][<namespace>/]<name>`, as Backstage's

@@ -3,13 +3,12 @@
 //! refs that `BuiltinKindsEntityProcessor` parses out of their relation
 //! fields (a ref it cannot parse fails the entity in Backstage too).
 
-use crate::core::json::{Json, Object};
-
 use super::{
-    FieldPath, Report, expect_object, expect_string, expect_text, expect_text_list, quoted,
+    At, FieldPath, Report, expect_array, expect_object, expect_string, expect_text, quoted,
     required,
 };
 use crate::core::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
+use crate::core::json::{Json, Object};
 
 /// The apiVersions every built-in kind's schema accepts.
 const VERSIONS: [&str; 2] = ["backstage.io/v1alpha1", "backstage.io/v1beta1"];
@@ -225,33 +224,40 @@ fn check_spec(kind: &Kind, spec: &Object<'_>, at: &FieldPath, report: &mut Repor
             spec.get(field.key)
         };
         if let Some(value) = value {
-            check_field(field, value, &at.key(field.key), report);
+            check_field(field, value, &|| at.key(field.key), report);
         }
     }
 }
 
-fn check_field(field: &Field, value: &Json<'_>, at: &FieldPath, report: &mut Report) {
-    let refs: Vec<(FieldPath, &str)> = match field.shape {
-        Text => expect_text(value, at, report)
-            .map(|text| vec![(at.clone(), text)])
-            .unwrap_or_default(),
-        TextList => expect_text_list(value, at, report),
-        OneOf(allowed) => {
-            check_one_of(value, allowed, at, report);
-            Vec::new()
+/// Checks one field of `spec`; its path (and each item's) is built only to
+/// report a problem.
+fn check_field(field: &Field, value: &Json<'_>, at: &impl At, report: &mut Report) {
+    match field.shape {
+        Text => {
+            if let Some(text) = expect_text(value, at, report) {
+                check_ref(field.refs, text, at, report);
+            }
         }
-        Profile => {
-            check_profile(value, at, report);
-            Vec::new()
+        TextList => {
+            let items = expect_array(value, at, report).unwrap_or_default();
+            for (index, item) in items.iter().enumerate() {
+                let at = || at.path().index(index);
+                if let Some(text) = expect_text(item, &at, report) {
+                    check_ref(field.refs, text, &at, report);
+                }
+            }
         }
-        Untyped => untyped_refs(value, at, report),
-    };
-    for (at, text) in refs {
-        check_ref(field.refs, text, &at, report);
+        OneOf(allowed) => check_one_of(value, allowed, at, report),
+        Profile => check_profile(value, at, report),
+        Untyped => {
+            for (at, text) in untyped_refs(value, &at.path(), report) {
+                check_ref(field.refs, text, &at, report);
+            }
+        }
     }
 }
 
-fn check_one_of(value: &Json<'_>, allowed: &[&str], at: &FieldPath, report: &mut Report) {
+fn check_one_of(value: &Json<'_>, allowed: &[&str], at: &impl At, report: &mut Report) {
     if let Some(text) = expect_string(value, at, report)
         && !allowed.contains(&text)
     {
@@ -266,13 +272,13 @@ fn check_one_of(value: &Json<'_>, allowed: &[&str], at: &FieldPath, report: &mut
     }
 }
 
-fn check_profile(value: &Json<'_>, at: &FieldPath, report: &mut Report) {
+fn check_profile(value: &Json<'_>, at: &impl At, report: &mut Report) {
     let Some(profile) = expect_object(value, at, report) else {
         return;
     };
     for key in ["displayName", "email", "picture"] {
         if let Some(value) = profile.get(key) {
-            expect_text(value, &at.key(key), report);
+            expect_text(value, &|| at.path().key(key), report);
         }
     }
 }
@@ -330,13 +336,13 @@ fn is_compound_ref(object: &Object<'_>) -> bool {
 
 /// A ref must parse as `BuiltinKindsEntityProcessor` parses it. The
 /// namespace default does not change whether it parses.
-fn check_ref(refs: Refs, text: &str, at: &FieldPath, report: &mut Report) {
+fn check_ref(refs: Refs, text: &str, at: &impl At, report: &mut Report) {
     let default_kind = match refs {
         Refs::None => return,
         DefaultKind(kind) => Some(kind),
         KindRequired => None,
     };
-    if let Err(error) = EntityRef::parse_with_defaults(text, default_kind, DEFAULT_NAMESPACE) {
+    if let Err(error) = EntityRef::check_with_defaults(text, default_kind, DEFAULT_NAMESPACE) {
         report.add(at, error.to_string());
     }
 }

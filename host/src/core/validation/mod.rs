@@ -310,23 +310,6 @@ fn expect_array<'a, 'j>(
     array
 }
 
-/// An array of non-empty strings; returns the items that are, with their paths.
-fn expect_text_list<'a, 'j>(
-    value: &'a Json<'j>,
-    at: &FieldPath,
-    report: &mut Report,
-) -> Vec<(FieldPath, &'a str)> {
-    let items = expect_array(value, at, report).unwrap_or_default();
-    items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, item)| {
-            let at = at.index(index);
-            expect_text(item, &at, report).map(|text| (at, text))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
