@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
 use sqlite_writer::{HeldWriter, SqliteWriter};
 
@@ -192,7 +192,7 @@ impl Store {
             })?;
         let sqlite_writer = match backend {
             Backend::Sqlite => {
-                let mut connection = pool_options(backend, 1)
+                let connection = pool_options(backend, 1)
                     .connect(&url)
                     .await
                     .map_err(open_error)?
@@ -200,12 +200,6 @@ impl Store {
                     .await
                     .map_err(open_error)?
                     .detach();
-                connection
-                    .execute(AssertSqlSafe(format!(
-                        "PRAGMA wal_autocheckpoint = {SQLITE_WRITER_CHECKPOINT_PAGES}"
-                    )))
-                    .await
-                    .map_err(open_error)?;
                 Some(SqliteWriter::open(connection).await?)
             }
             Backend::Postgres => None,
@@ -219,16 +213,6 @@ impl Store {
         })
     }
 }
-
-/// The write-ahead log's length, in pages (of 16 KiB: 128 MiB), past which
-/// the SQLite writer copies it back into the database file. SQLite's default
-/// of 1,000 pages made the commit that crossed it stall for a tenth of a
-/// second every few dozen pages of entities; fewer, longer checkpoints made
-/// the engine's first cycle about a fifth faster (29,638–30,321 against
-/// 35,600–36,179 entities/s, `weir bench engine`). A checkpoint run beside
-/// the writer instead, on another connection, was no faster and kept 35 MB
-/// more memory.
-const SQLITE_WRITER_CHECKPOINT_PAGES: u32 = 8192;
 
 /// A pool of up to `connections`, each set up for `backend`. A PostgreSQL
 /// connection is tested before it is handed out (the server may have

@@ -19,7 +19,7 @@ use super::source_state::CycleTotals;
 use super::writes::{
     CatalogWrites, EntityRow, MergedState, StoredContribution, Tombstone, split_ref,
 };
-use super::{QueryContext, SQLITE_PRAGMAS, SQLITE_WRITER_CHECKPOINT_PAGES, StoreError};
+use super::{QueryContext, SQLITE_PRAGMAS, StoreError};
 use crate::core::intake::Contribution;
 
 /// The writer's two connections to the one file. Only one is used at a
@@ -30,6 +30,8 @@ pub(crate) struct SqliteConnections {
     pub(super) sqlx: AnyConnection,
     /// For a page's commit.
     direct: rusqlite::Connection,
+    /// Told of each page's commit, to copy the log back in its own time.
+    checkpoints: Checkpointer,
 }
 
 /// SQLite's writer, shared by every clone of the store.
@@ -52,18 +54,24 @@ impl SqliteWriter {
             return Err(StoreError::InMemorySqlite);
         }
         // The sqlx side writes a source's state now and then, not pages: a
-        // small cache will do.
-        sqlx::query(AssertSqlSafe(format!(
-            "PRAGMA cache_size = -{SQLX_SIDE_CACHE_KIB}"
+        // small cache will do. The log is copied back by the checkpointer.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{SQLX_SIDE_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0"
         )))
         .execute(&mut sqlx)
         .await
         .doing("setting up the writer")?;
-        let direct = tokio::task::spawn_blocking(move || open_direct(&file))
-            .await
-            .map_err(|_| StoreError::WriterGone)??;
+        let (direct, checkpoints) = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>((open_direct(&file)?, Checkpointer::start(&file)?))
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)??;
         Ok(SqliteWriter(Arc::new(tokio::sync::Mutex::new(
-            SqliteConnections { sqlx, direct },
+            SqliteConnections {
+                sqlx,
+                direct,
+                checkpoints,
+            },
         ))))
     }
 
@@ -91,6 +99,7 @@ impl SqliteWriter {
         let mut connections = Arc::clone(&self.0).lock_owned().await;
         let task = tokio::task::spawn_blocking(move || {
             let result = commit(&mut connections.direct, doing, |tx| work(tx, &data));
+            connections.checkpoints.committed();
             (result, data)
         });
         match task.await {
@@ -119,6 +128,12 @@ fn commit<R>(
     let result = work(&mut tx)?;
     tx.commit().doing_with(|| doing)?;
     Ok(result)
+}
+
+impl Drop for HeldWriter {
+    fn drop(&mut self) {
+        self.0.checkpoints.committed();
+    }
 }
 
 impl Deref for HeldWriter {
@@ -164,12 +179,79 @@ fn open_direct(file: &str) -> Result<rusqlite::Connection, StoreError> {
         .busy_timeout(Duration::from_secs(30))
         .doing_with(doing)?;
     let mut setup = SQLITE_PRAGMAS.join(";\n");
-    setup.push_str(&format!(
-        ";\nPRAGMA wal_autocheckpoint = {SQLITE_WRITER_CHECKPOINT_PAGES}"
-    ));
+    setup.push_str(";\nPRAGMA wal_autocheckpoint = 0");
     connection.execute_batch(&setup).doing_with(doing)?;
     Ok(connection)
 }
+
+/// Copies the write-ahead log back into the database file on a thread and a
+/// connection of its own, so that no commit waits for it. (SQLite's
+/// automatic checkpoint ran inside the commit that crossed its threshold,
+/// and stalled the writer, and with it the whole pipeline, for a quarter to
+/// half a second every second or so of a first ingest.)
+///
+/// Every [`CHECKPOINT_EVERY_COMMITS`] commits it runs a passive checkpoint,
+/// which SQLite lets run beside the writer. Under a steady stream of commits
+/// such a checkpoint never quite catches up, and the log only grows; once it
+/// holds [`RESTART_LOG_FRAMES`], a restarting checkpoint holds the writer
+/// back while it copies the little that is left, and the log starts over
+/// from its beginning.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    commits: u32,
+}
+
+impl Checkpointer {
+    fn start(file: &str) -> Result<Self, StoreError> {
+        let doing = || format!("opening {file} to copy its log back");
+        let connection = rusqlite::Connection::open(file).doing_with(doing)?;
+        connection
+            .busy_timeout(Duration::from_secs(30))
+            .doing_with(doing)?;
+        connection
+            .execute_batch("PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0")
+            .doing_with(doing)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let file = file.to_owned();
+        // Ends when the writer, and with it the sender, is dropped.
+        std::thread::spawn(move || {
+            while woken.recv().is_ok() {
+                if let Err(error) = copy_back(&connection) {
+                    tracing::warn!("copying the write-ahead log of {file} back: {error}");
+                }
+            }
+        });
+        Ok(Checkpointer { wake, commits: 0 })
+    }
+
+    /// A write was committed: every so many, wake the checkpoint (unless it
+    /// is still busy with the last one).
+    fn committed(&mut self) {
+        self.commits += 1;
+        if self.commits >= CHECKPOINT_EVERY_COMMITS {
+            self.commits = 0;
+            // Full: a checkpoint is running, and it will copy this commit too.
+            let _ = self.wake.try_send(());
+        }
+    }
+}
+
+fn copy_back(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let log_frames: i64 =
+        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    if log_frames >= RESTART_LOG_FRAMES {
+        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+    }
+    Ok(())
+}
+
+/// Commits between two passive checkpoints: a page's commit adds some fifty
+/// to a hundred 16 KiB pages to the log.
+const CHECKPOINT_EVERY_COMMITS: u32 = 32;
+
+/// The log's length, in 16 KiB pages (256 MiB), past which it is made to
+/// start over.
+const RESTART_LOG_FRAMES: i64 = 16_384;
 
 /// One statement per row: each is prepared once per connection and costs a
 /// B-tree lookup or insert, with no parsing and no copy of its values.
@@ -544,5 +626,60 @@ impl CatalogWrites for rusqlite::Transaction<'_> {
         ])
         .doing_with(doing)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::canonical::ContentHash;
+    use crate::core::json::Json;
+    use crate::store::{Store, sqlite_url_for};
+
+    fn component(name: &str) -> Contribution {
+        let body = format!(
+            r#"{{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{{"name":"{name}","description":"{}"}},"spec":{{"type":"service","lifecycle":"production","owner":"team"}}}}"#,
+            "x".repeat(2000)
+        );
+        let hash = ContentHash::of(&Json::parse(&body).expect("test JSON")).to_hex();
+        Contribution {
+            entity_ref: format!("component:default/{name}"),
+            raw_hash: hash.clone(),
+            hash,
+            body,
+            merges_unchanged_alone: true,
+            location_key: None,
+            plugin_build: "test".into(),
+        }
+    }
+
+    /// No commit copies the log back itself: the checkpointer does, beside
+    /// the writer, and the database file grows with what was committed.
+    #[tokio::test]
+    async fn the_log_is_copied_back_beside_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weir.db");
+        let store = Store::open(&sqlite_url_for(&file)).await.unwrap();
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        let role = SourceRole {
+            name: "source",
+            priority: 0,
+            owner_rule: false,
+        };
+        for page in 0..CHECKPOINT_EVERY_COMMITS {
+            let contributions = (0..20)
+                .map(|i| component(&format!("c{page}-{i}")))
+                .collect();
+            store.apply_page(role, contributions, &[]).await.unwrap();
+        }
+        let waited = std::time::Instant::now();
+        while size() <= before {
+            assert!(
+                waited.elapsed() < Duration::from_secs(20),
+                "the log was not copied back: the file stayed at {before} bytes"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
