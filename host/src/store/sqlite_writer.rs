@@ -30,7 +30,7 @@ pub(crate) struct SqliteConnections {
     pub(super) sqlx: AnyConnection,
     /// For a page's commit.
     direct: rusqlite::Connection,
-    /// Told of each page's commit, to copy the log back in its own time.
+    /// Told of each write, to copy the log back in its own time.
     checkpoints: Checkpointer,
 }
 
@@ -195,7 +195,9 @@ fn open_direct(file: &str) -> Result<rusqlite::Connection, StoreError> {
 /// such a checkpoint never quite catches up, and the log only grows; once it
 /// holds [`RESTART_LOG_FRAMES`], a restarting checkpoint holds the writer
 /// back while it copies the little that is left, and the log starts over
-/// from its beginning.
+/// from its beginning. That one waits at most [`RESTART_WAIT`] for the
+/// writer and for readers of the log (a long read of the change log, say);
+/// if they are not done by then it gives up until the next time.
 struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
     commits: u32,
@@ -205,9 +207,7 @@ impl Checkpointer {
     fn start(file: &str) -> Result<Self, StoreError> {
         let doing = || format!("opening {file} to copy its log back");
         let connection = rusqlite::Connection::open(file).doing_with(doing)?;
-        connection
-            .busy_timeout(Duration::from_secs(30))
-            .doing_with(doing)?;
+        connection.busy_timeout(RESTART_WAIT).doing_with(doing)?;
         connection
             .execute_batch("PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0")
             .doing_with(doing)?;
@@ -230,12 +230,14 @@ impl Checkpointer {
         self.commits += 1;
         if self.commits >= CHECKPOINT_EVERY_COMMITS {
             self.commits = 0;
-            // Full: a checkpoint is running, and it will copy this commit too.
+            // Full: a checkpoint is already due, and it will copy this too.
             let _ = self.wake.try_send(());
         }
     }
 }
 
+/// A passive checkpoint, then a restarting one if the log is long. A
+/// restart that had to give up says so in its row, not as an error.
 fn copy_back(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
     let log_frames: i64 =
         connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
@@ -252,6 +254,10 @@ const CHECKPOINT_EVERY_COMMITS: u32 = 32;
 /// The log's length, in 16 KiB pages (256 MiB), past which it is made to
 /// start over.
 const RESTART_LOG_FRAMES: i64 = 16_384;
+
+/// How long a restarting checkpoint waits for the writer and the log's
+/// readers, holding new writes back meanwhile.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
 
 /// One statement per row: each is prepared once per connection and costs a
 /// B-tree lookup or insert, with no parsing and no copy of its values.
