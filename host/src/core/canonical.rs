@@ -83,14 +83,17 @@ impl ContentHash {
     }
 }
 
-/// The 64 lowercase hex digits of a SHA-256 digest, written into a buffer
-/// at once (`hex::encode` builds its string one character at a time, a
+/// The 64 lowercase hex digits of a SHA-256 digest, into a string of the
+/// right size (`hex::encode` collects an iterator of characters, a
 /// measurable share of taking in an entity).
 pub(crate) fn hex_of(digest: &[u8; 32]) -> String {
-    let mut text = [0u8; 64];
-    // Cannot fail: the buffer holds exactly two digits per byte.
-    let digits = hex::encode_to_slice(digest, &mut text).map(|()| &text[..]);
-    String::from_utf8_lossy(digits.unwrap_or_default()).into_owned()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in digest {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xF)]));
+    }
+    text
 }
 
 impl fmt::Display for ContentHash {

@@ -366,6 +366,32 @@ mod tests {
     }
 
     #[test]
+    fn checking_a_ref_answers_as_parsing_it_does() {
+        for (text, default_kind, default_namespace) in [
+            ("component:ops/a", None, "default"),
+            ("a", Some("Group"), ""),
+            ("a", None, "default"),
+            ("ops/a", Some("User"), "x"),
+            ("", Some("Group"), "default"),
+            ("k:", None, "default"),
+            (":a", Some("Group"), "default"),
+            ("k:/a", None, "default"),
+            ("ns/", Some("Group"), "default"),
+            ("Ünïcode:Ns/Näme", None, "default"),
+        ] {
+            assert_eq!(
+                EntityRef::check_with_defaults(text, default_kind, default_namespace),
+                EntityRef::parse_with_defaults(text, default_kind, default_namespace).map(|_| ()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            EntityRef::parse("Ünïcode:Ns/Näme").unwrap().to_string(),
+            "ünïcode:ns/näme"
+        );
+    }
+
+    #[test]
     fn new_refuses_empty_parts() {
         assert!(EntityRef::new("Component", "default", "a").is_ok());
         assert!(matches!(

@@ -17,9 +17,8 @@ mod metadata;
 
 use std::fmt;
 
-use crate::core::json::{Json, Object};
-
 use crate::core::entity_ref::EntityRef;
+use crate::core::json::{Json, Object};
 
 /// Validates one entity in its JSON form and returns its ref, or every
 /// problem found.
