@@ -88,9 +88,7 @@ impl<'a> Object<'a> {
 
     /// The members in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json<'a>)> {
-        self.members
-            .iter()
-            .map(|(key, value)| (key.as_ref(), value))
+        self.into_iter()
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {

@@ -265,7 +265,7 @@ mod tests {
             "metadata": {"name": "notifications-demo"},
             "spec": {"anything": ["goes"]},
         });
-        let valid = super::super::validate_value(&entity).unwrap();
+        let valid = super::super::tests::validate_value(&entity).unwrap();
         assert!(!valid.known_kind());
         let without_spec = json!({"apiVersion": "example.com/v1", "kind": "Thing",
                                   "metadata": {"name": "a"}});

@@ -351,8 +351,7 @@ fn check_ref(refs: Refs, text: &str, at: &impl At, report: &mut Report) {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::tests::{component, problems};
-    use super::super::validate_value;
+    use super::super::tests::{component, problems, validate_value};
 
     fn entity(kind: &str, spec: Value) -> Value {
         json!({

@@ -73,11 +73,6 @@ pub fn validate(entity: &Json<'_>) -> Result<ValidEntity, Invalid> {
     }
 }
 
-/// [`validate`] an entity held as a `serde_json::Value`.
-pub fn validate_value(entity: &serde_json::Value) -> Result<ValidEntity, Invalid> {
-    validate(&Json::from(entity))
-}
-
 fn check_entity(root: &Object<'_>, report: &mut Report) -> bool {
     envelope::check(root, report);
     metadata::check(root.get("metadata"), report);
@@ -314,6 +309,11 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    /// [`validate`] an entity written with `json!`.
+    pub(super) fn validate_value(entity: &Value) -> Result<ValidEntity, Invalid> {
+        validate(&Json::from(entity))
+    }
 
     /// The problems of `entity` as `field: message` lines.
     pub(super) fn problems(entity: &Value) -> Vec<String> {
