@@ -5,8 +5,10 @@
 //! [`Engine`] owns the sources of one host process and the global bound on
 //! bursts running at once; each source runs in its own task (`runner`),
 //! whose state lives in the store so that any replica sharing the database
-//! can continue it; `page` turns a page into what the store commits.
+//! can continue it; `page` turns a page into what the store commits, and
+//! `commits` commits a burst's pages in order while the burst goes on.
 
+mod commits;
 mod options;
 mod page;
 mod runner;

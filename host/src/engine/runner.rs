@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
-use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::commits::CommitQueue;
 use super::options::Rest;
-use super::page::{PreparedPage, Recognise, hash_page, joined, sort_page};
+use super::page::{PreparedPage, Recognise, hash_page, sort_page};
 use super::supervisor::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
 use crate::core::intake::PageEntity;
@@ -238,13 +238,14 @@ impl Runner {
     }
 
     /// Ask for pages until the burst length is used up, the cycle is done,
-    /// or something fails. Pages are pipelined three deep: while one page
-    /// commits, the next is sorted for the store and the source produces the
-    /// one after, so the guest, the core and the database work at the same
-    /// time. A page is still committed only after the one before it. A page
-    /// is pulled ahead only if the last page's time says the burst will
-    /// still want it; one pulled but not wanted (the burst ended first) is
-    /// dropped, and the next burst asks for it again from the stored cursor.
+    /// or something fails. Pages are pipelined: while earlier pages commit
+    /// (in order, a few queued at most), the next is sorted for the store
+    /// and the source produces the one after, so the guest, the core and the
+    /// database work at the same time. A page is pulled ahead only if the
+    /// last page's time says the burst will still want it; one pulled but
+    /// not wanted (the burst ended first) is dropped, and the next burst
+    /// asks for it again from the stored cursor. The burst ends once its
+    /// queued pages are committed.
     async fn pages(&self, status: &SourceStatus) -> BurstEnd {
         let started = Instant::now();
         let cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
@@ -282,6 +283,7 @@ impl Runner {
                 &mut figures,
             )
             .await;
+        let mut commits = CommitQueue::start();
         // How long the last page took, to judge whether the burst has time
         // for the page after the next, before pulling it ahead.
         let mut step = Duration::ZERO;
@@ -293,45 +295,45 @@ impl Runner {
             };
             let burst_length = self.current.options.burst_length;
             let more = !page.done && started.elapsed() < burst_length && !*shutdown.borrow();
-            let (committed_page, in_flight_marks) = self.spawn_commit(status, &page, prepared);
-            let in_flight: HashSet<&str> = in_flight_marks.iter().map(String::as_str).collect();
-            let committed;
-            (committed, (fetched, ahead)) = if more {
-                let pull_ahead = started.elapsed() + step < burst_length && !*shutdown.borrow();
-                tokio::join!(
-                    joined(committed_page),
-                    self.next_page(
-                        &mut burst,
-                        ahead.take(),
-                        page.cursor.as_ref(),
-                        Recognise::in_cycle(status.entities_before, &in_flight),
-                        pull_ahead,
-                        &mut figures
-                    )
-                )
-            } else {
-                // A page pulled ahead that failed is this burst's failure
-                // (the instance may not take another call); one that came
-                // is dropped.
-                let end = match ahead.take() {
-                    Some(Err(failed @ BurstEnd::Failed(..))) => failed,
-                    _ => BurstEnd::Paused,
-                };
-                (joined(committed_page).await, (Fetched::End(end), None))
-            };
-            step = step_started.elapsed();
-            match committed {
-                Ok(committed) => self.report(committed),
-                Err(StoreError::Fenced { .. }) => {
-                    info!("the cycle was cancelled or taken over; the burst stops");
-                    break BurstEnd::Fenced;
-                }
-                Err(error) => break BurstEnd::Failed(error.to_string(), Retry::WithBackOff),
+            let (marks, commit) = self.commit(status, &page, prepared);
+            if let Some(end) = self.settle(commits.push(marks, commit).await) {
+                break end;
             }
             if page.done {
                 break BurstEnd::CycleDone;
             }
+            if !more {
+                // A page pulled ahead that failed is this burst's failure
+                // (the instance may not take another call); one that came
+                // is dropped.
+                break match ahead.take() {
+                    Some(Err(failed @ BurstEnd::Failed(..))) => failed,
+                    _ => BurstEnd::Paused,
+                };
+            }
+            let pull_ahead = started.elapsed() + step < burst_length && !*shutdown.borrow();
+            // Only a cycle that recognises stored texts asks which refs are
+            // in flight.
+            let in_flight = if status.entities_before > 0 {
+                commits.in_flight()
+            } else {
+                HashSet::new()
+            };
+            (fetched, ahead) = self
+                .next_page(
+                    &mut burst,
+                    ahead.take(),
+                    page.cursor.as_ref(),
+                    Recognise::in_cycle(status.entities_before, &in_flight),
+                    pull_ahead,
+                    &mut figures,
+                )
+                .await;
+            step = step_started.elapsed();
         };
+        // The burst ends once its queued pages are committed; a failure
+        // among them is the burst's end.
+        let end = self.settle(commits.finish().await).unwrap_or(end);
         let (end, calls) = close(burst, end).await;
         figures.failed_bursts = u64::from(matches!(end, BurstEnd::Failed(..)));
         figures.burst_seconds = started.elapsed().as_secs_f64();
@@ -416,17 +418,19 @@ impl Runner {
         }
     }
 
-    /// Commit `page` with its cursor and marks, as a task of its own: the
-    /// next page is fetched and sorted meanwhile, and neither waits while
-    /// the other holds a thread. The cycle's last page also sweeps and
-    /// starts the rest. Returns the task and the page's marks, the refs
-    /// in flight until it is done.
-    fn spawn_commit(
+    /// The commit of `page` with its cursor and marks, for the burst's
+    /// [`CommitQueue`]. The cycle's last page also sweeps and starts the
+    /// rest. Returns the page's marks, the refs in flight until it is done,
+    /// and the commit.
+    fn commit(
         &self,
         status: &SourceStatus,
         page: &Page,
         mut prepared: PreparedPage,
-    ) -> (JoinHandle<Result<Committed, StoreError>>, Arc<[String]>) {
+    ) -> (
+        Arc<[String]>,
+        impl Future<Output = Result<Committed, StoreError>> + Send + 'static,
+    ) {
         for rejection in &prepared.rejected {
             debug!("rejected: {}", rejection.reason);
         }
@@ -457,7 +461,7 @@ impl Runner {
             self.current.options.priority,
             self.current.options.owner_rule,
         );
-        let task = async move {
+        let commit = async move {
             let role = SourceRole {
                 name: &name,
                 priority,
@@ -476,7 +480,24 @@ impl Runner {
                     sweep,
                 })
         };
-        (tokio::spawn(task.in_current_span()), marks)
+        (marks, commit.in_current_span())
+    }
+
+    /// Report what the finished commits did; the burst's end if one failed.
+    fn settle(&self, finished: Vec<Result<Committed, StoreError>>) -> Option<BurstEnd> {
+        for committed in finished {
+            match committed {
+                Ok(committed) => self.report(committed),
+                Err(StoreError::Fenced { .. }) => {
+                    info!("the cycle was cancelled or taken over; the burst stops");
+                    return Some(BurstEnd::Fenced);
+                }
+                Err(error) => {
+                    return Some(BurstEnd::Failed(error.to_string(), Retry::WithBackOff));
+                }
+            }
+        }
+        None
     }
 
     /// Count and log what a page's commit did.
