@@ -6,9 +6,9 @@
 use sha2::{Digest, Sha256};
 
 use super::canonical::{ContentHash, hex_of};
-use super::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
 use super::json::Json;
 use super::merge::is_unchanged_alone;
+use super::named_ref::named_ref;
 use super::validation::validate;
 use crate::runtime::SourcedEntity;
 
@@ -85,37 +85,6 @@ pub fn hash_texts(entities: Vec<SourcedEntity>, first: usize, read_refs: bool) -
             sourced,
         })
         .collect()
-}
-
-/// The normalised ref an entity's JSON text names (`kind`,
-/// `metadata.namespace`, `metadata.name`), skipping every other field
-/// without building it. `None` when the text is not such an object; the full
-/// intake then reports why.
-fn named_ref(json: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named<'a> {
-        #[serde(borrow)]
-        kind: std::borrow::Cow<'a, str>,
-        #[serde(borrow)]
-        metadata: NamedMetadata<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    struct NamedMetadata<'a> {
-        #[serde(borrow)]
-        name: std::borrow::Cow<'a, str>,
-        #[serde(borrow, default)]
-        namespace: Option<std::borrow::Cow<'a, str>>,
-    }
-    let named: Named<'_> = serde_json::from_str(json).ok()?;
-    let namespace = named
-        .metadata
-        .namespace
-        .as_deref()
-        .filter(|namespace| !namespace.is_empty())
-        .unwrap_or(DEFAULT_NAMESPACE);
-    EntityRef::new(&named.kind, namespace, &named.metadata.name)
-        .ok()
-        .map(|entity_ref| entity_ref.to_string())
 }
 
 /// Sort entities of a page from `source` into contributions and rejections.
@@ -206,44 +175,6 @@ fn out_of_scope(scope: &Scope, kind: &str, namespace: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_named_ref_is_read_from_the_text_as_the_full_intake_reads_it() {
-        for (json, expected) in [
-            (
-                r#"{"kind":"Component","metadata":{"name":"A.b_C","namespace":"Ops"},"spec":{"x":[1,{"y":2}]}}"#,
-                Some("component:ops/a.b_c"),
-            ),
-            (
-                r#"{"metadata":{"labels":{"a":"b"},"name":"a"},"kind":"API"}"#,
-                Some("api:default/a"),
-            ),
-            (
-                r#"{"kind":"API","metadata":{"name":"a","namespace":""}}"#,
-                Some("api:default/a"),
-            ),
-            (
-                r#"{"kind":"API","metadata":{"name":"a","namespace":null}}"#,
-                Some("api:default/a"),
-            ),
-            (r#"{"kind":"API","metadata":{"name":""}}"#, None),
-            (r#"{"kind":"API","metadata":{}}"#, None),
-            (r#"{"kind":1,"metadata":{"name":"a"}}"#, None),
-            (
-                r#"{"kind":"API","kind":"Group","metadata":{"name":"a"}}"#,
-                None,
-            ),
-        ] {
-            assert_eq!(named_ref(json).as_deref(), expected, "{json}");
-            let full = Json::parse(json)
-                .ok()
-                .and_then(|value| EntityRef::from_entity(&value).ok())
-                .map(|entity_ref| entity_ref.to_string());
-            if let Some(named) = named_ref(json) {
-                assert_eq!(Some(named), full, "{json}");
-            }
-        }
-    }
 
     #[test]
     fn scope_limits_kinds_and_namespaces() {

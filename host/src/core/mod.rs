@@ -8,4 +8,5 @@ pub mod entity_ref;
 pub mod intake;
 pub mod json;
 pub mod merge;
+mod named_ref;
 pub mod validation;
