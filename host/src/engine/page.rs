@@ -95,25 +95,20 @@ pub(super) async fn sort_page(
     recognise: Recognise<'_>,
 ) -> Result<PreparedPage, StoreError> {
     let count = hashed.len();
-    let known = match recognise {
-        Recognise::AllBut(in_flight) => {
-            let named: Vec<(&str, &str)> = hashed
-                .iter()
-                .filter_map(|e| Some((e.named_ref.as_deref()?, e.raw_hash.as_str())))
-                .filter(|(entity_ref, _)| !in_flight.contains(entity_ref))
-                .collect();
-            store.known_texts(source, &named).await?
+    let mut is_known = vec![false; count];
+    if let Recognise::AllBut(in_flight) = recognise {
+        // The entities that may be recognised, by their place in the page.
+        let (places, named): (Vec<usize>, Vec<(&str, &str)>) = hashed
+            .iter()
+            .enumerate()
+            .filter_map(|(place, e)| Some((place, (e.named_ref.as_deref()?, e.raw_hash.as_str()))))
+            .filter(|(_, (entity_ref, _))| !in_flight.contains(entity_ref))
+            .unzip();
+        let known = store.known_texts(source, &named).await?;
+        for (place, known) in places.into_iter().zip(known) {
+            is_known[place] = known;
         }
-        Recognise::Nothing => HashSet::new(),
-    };
-    let is_known: Vec<bool> = hashed
-        .iter()
-        .map(|e| {
-            e.named_ref
-                .as_deref()
-                .is_some_and(|entity_ref| known.contains(&(entity_ref, e.raw_hash.as_str())))
-        })
-        .collect();
+    }
     let mut marks = Vec::with_capacity(hashed.len());
     let mut fresh = Vec::with_capacity(hashed.len());
     for (entity, known) in hashed.into_iter().zip(is_known) {

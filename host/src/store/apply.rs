@@ -129,17 +129,21 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Which of `named` (the ref an entity's text names, and the hash of
-    /// that text) `source` already has stored, valid, from exactly that text
-    /// and at its current priority: those entities are unchanged. Looked up
-    /// by ref, so no index on the hashes is needed: an index of random
-    /// hashes would take a write to a random B-tree page for every stored
-    /// entity, the biggest cost of a first ingest.
-    pub async fn known_texts<'a>(
+    /// Whether `source` already has each of `named` (the ref an entity's
+    /// text names, and the hash of that text) stored, valid, from exactly
+    /// that text and at its current priority: those entities are unchanged.
+    /// The answers come in the order of `named`. Looked up by ref, so no
+    /// index on the hashes is needed: an index of random hashes would take a
+    /// write to a random B-tree page for every stored entity, the biggest
+    /// cost of a first ingest.
+    pub async fn known_texts(
         &self,
         source: SourceRole<'_>,
-        named: &[(&'a str, &'a str)],
-    ) -> Result<HashSet<(&'a str, &'a str)>, StoreError> {
+        named: &[(&str, &str)],
+    ) -> Result<Vec<bool>, StoreError> {
+        if named.is_empty() {
+            return Ok(Vec::new());
+        }
         // One row of `hash ref` lines rather than a row per entity: SQLite
         // hands rows over from its worker thread one at a time, and for a
         // page of unchanged entities that hand-over was most of the cost.
@@ -154,7 +158,7 @@ impl Store {
             source.priority
         );
         let source = source.name;
-        let mut stored = HashMap::new();
+        let mut known = Vec::with_capacity(named.len());
         let mut connection = self.pool().acquire().await.doing("connecting")?;
         for batch in named.chunks(BATCH_ROWS) {
             let refs = batch.iter().map(|(entity_ref, _)| *entity_ref);
@@ -163,22 +167,24 @@ impl Store {
                 .doing(format!(
                     "looking up unchanged entities of source `{source}`"
                 ))?;
+            let mut lines = String::new();
             for row in rows {
-                let lines: Option<String> = row.try_get(0).doing("reading stored hashes")?;
-                for line in lines.as_deref().unwrap_or_default().lines() {
-                    if let Some((hash, entity_ref)) = line.split_once(' ') {
-                        stored.insert(entity_ref.to_owned(), hash.to_owned());
-                    }
-                }
+                let text: Option<String> = row.try_get(0).doing("reading stored hashes")?;
+                lines.push_str(text.as_deref().unwrap_or_default());
+                lines.push('\n');
             }
+            let stored: HashMap<&str, &str> = lines
+                .lines()
+                .filter_map(|line| line.split_once(' '))
+                .map(|(hash, entity_ref)| (entity_ref, hash))
+                .collect();
+            known.extend(
+                batch
+                    .iter()
+                    .map(|(entity_ref, hash)| stored.get(entity_ref) == Some(hash)),
+            );
         }
-        Ok(named
-            .iter()
-            .copied()
-            .filter(|(entity_ref, hash)| {
-                stored.get(*entity_ref).is_some_and(|stored| stored == hash)
-            })
-            .collect())
+        Ok(known)
     }
 
     /// Remove `source`'s contributions to `refs` and re-merge them: an entity
