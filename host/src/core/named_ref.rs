@@ -180,7 +180,7 @@ impl<'a> Front<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            let found = memchr::memchr2(b'"', b'\\', &self.bytes()[self.at..])?;
+            let found = memchr::memchr2(b'"', b'\\', self.bytes().get(self.at..)?)?;
             self.at += found + 1;
             if self.bytes()[self.at - 1] == b'"' {
                 return Some(());
@@ -317,6 +317,22 @@ mod tests {
         assert!(Named::read_front(&format!("{without_namespace}!!!")).is_some());
         // Without a namespace, the rest of `metadata` is read to know there is none.
         assert!(Named::read_front(r#"{"kind":"Component","metadata":{"name":"a",!!!"#).is_none());
+    }
+
+    /// Text that is not JSON (the runtime lets none through) never makes
+    /// the reader panic: every cut of a text, with an escape at the cut
+    /// among them, names nothing until the ref is read whole.
+    #[test]
+    fn a_cut_text_names_nothing_and_does_not_panic() {
+        let text =
+            r#"{"spec":{"a":["x\\",{"b":"\"}"}],"n":1},"kind":"API","metadata":{"name":"a"}}"#;
+        let metadata_ends = text.len() - 1;
+        for cut in 0..=text.len() {
+            let named = named_ref(&text[..cut]);
+            // Once `metadata` is closed after `kind`, reading stops.
+            let expected = (cut >= metadata_ends).then_some("api:default/a");
+            assert_eq!(named.as_deref(), expected, "{}", &text[..cut]);
+        }
     }
 
     /// A key repeated after reading stops is not seen here, though the
