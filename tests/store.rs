@@ -804,3 +804,37 @@ async fn joined_with_nothing_new(store: &Store) {
 async fn a_source_joining_with_nothing_new_is_still_a_contributor() {
     each_backend!(joined_with_nothing_new);
 }
+
+async fn marks_cleared_per_source(store: &Store) {
+    let names = ["alpha", "beta", "gamma"];
+    let mark = |name: &str| vec![format!("component:default/{name}")];
+    for name in names {
+        store
+            .apply_push(source(name, 1), Vec::new(), &[], &mark(name), &[])
+            .await
+            .unwrap();
+    }
+    // With sources marked on both sides of it, and then on one side only.
+    store.clear_marks("beta").await.unwrap();
+    store.clear_marks("gamma").await.unwrap();
+    assert_eq!(store.marks("alpha").await.unwrap(), mark("alpha"));
+    assert!(store.marks("beta").await.unwrap().is_empty());
+    assert!(store.marks("gamma").await.unwrap().is_empty());
+    // The last source marked: the table is emptied whole.
+    store.clear_marks("alpha").await.unwrap();
+    assert!(store.marks("alpha").await.unwrap().is_empty());
+    // A source with no marks clears none of another's.
+    store
+        .apply_push(source("beta", 1), Vec::new(), &[], &mark("beta"), &[])
+        .await
+        .unwrap();
+    store.clear_marks("alpha").await.unwrap();
+    assert_eq!(store.marks("beta").await.unwrap(), mark("beta"));
+}
+
+/// Clearing one source's marks (at its sweep, a cancel or a reset) never
+/// touches another's, however the rows sort around it.
+#[tokio::test]
+async fn clearing_a_sources_marks_leaves_the_others() {
+    each_backend!(marks_cleared_per_source);
+}
