@@ -167,13 +167,14 @@ impl Store {
                 .doing(format!(
                     "looking up unchanged entities of source `{source}`"
                 ))?;
-            let mut lines = String::new();
-            for row in rows {
-                let text: Option<String> = row.try_get(0).doing("reading stored hashes")?;
-                lines.push_str(text.as_deref().unwrap_or_default());
-                lines.push('\n');
-            }
+            // An aggregate: one row, NULL when nothing is stored.
+            let lines: Option<String> = match rows.first() {
+                Some(row) => row.try_get(0).doing("reading stored hashes")?,
+                None => None,
+            };
             let stored: HashMap<&str, &str> = lines
+                .as_deref()
+                .unwrap_or_default()
                 .lines()
                 .filter_map(|line| line.split_once(' '))
                 .map(|(hash, entity_ref)| (entity_ref, hash))
