@@ -1,6 +1,8 @@
-//! Builds every guest crate (the example sources and the test plugins) for
-//! `wasm32-wasip2` with one nested `cargo build`, and writes their paths to
-//! `$OUT_DIR/guests.rs` as constants (`SYNTHETIC`, `PLUGIN_LOOPING`, ...).
+//! Builds every guest crate (the Rust example sources and the test plugins,
+//! found in their folders) for `wasm32-wasip2` with one nested `cargo
+//! build`, and writes their paths to `$OUT_DIR/guests.rs` as constants
+//! (`SYNTHETIC`, `PLUGIN_LOOPING`, ...), which the test binary takes in
+//! through the `guest_components!` macro.
 //!
 //! Modelled on wasmtime's `crates/test-programs/artifacts/build.rs`.
 
@@ -10,25 +12,9 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// The guest packages, as their `Cargo.toml`s name them.
-const GUESTS: &[&str] = &[
-    "synthetic",
-    "hierarchy",
-    "http-pages",
-    "plugin-looping",
-    "plugin-memory-hog",
-    "plugin-panicking",
-    "plugin-malformed-json",
-    "plugin-oversized-page",
-    "plugin-setup-transient",
-    "plugin-setup-fatal",
-    "plugin-well-behaved",
-    "plugin-future-version",
-    "plugin-contract-0-1-0",
-    "plugin-pushing",
-    "plugin-flaky",
-    "plugin-sandbox-probe",
-];
+/// The folders whose every subfolder is a guest crate, relative to the
+/// workspace root (the workspace's `members` globs name the same folders).
+const GUEST_FOLDERS: &[&str] = &["example-sources/rust", "tests/plugins"];
 
 /// What the guests are built from, relative to the workspace root.
 const INPUTS: &[&str] = &[
@@ -81,10 +67,14 @@ fn main() {
     // Fixed, so that test, clippy and hand-run builds share one cache, and
     // apart from `target/` itself, whose lock the outer build holds.
     let target_dir = workspace.join("target").join("guests");
-    build_guests(&workspace, &target_dir);
-    let constants = constants(&target_dir.join(TARGET).join("release"));
+    let guests = guest_packages(&workspace);
+    build_guests(&workspace, &target_dir, &guests);
+    let constants = constants(&target_dir.join(TARGET).join("release"), &guests);
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out_dir.join("guests.rs"), constants).expect("could not write guests.rs");
+    let guests_rs = out_dir.join("guests.rs");
+    std::fs::write(&guests_rs, constants).expect("could not write guests.rs");
+    std::fs::write(out_dir.join("macros.rs"), include_macro(&guests_rs))
+        .expect("could not write macros.rs");
 }
 
 fn workspace_root() -> PathBuf {
@@ -95,8 +85,43 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The package name of every guest crate in [`GUEST_FOLDERS`], sorted.
+fn guest_packages(workspace: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for folder in GUEST_FOLDERS {
+        let entries = std::fs::read_dir(workspace.join(folder))
+            .unwrap_or_else(|e| panic!("cannot read the guest folder {folder}: {e}"));
+        for entry in entries {
+            let manifest = entry
+                .expect("a guest folder entry")
+                .path()
+                .join("Cargo.toml");
+            if manifest.is_file() {
+                names.push(package_name(&manifest));
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// `[package] name` of the crate whose manifest is `manifest`.
+fn package_name(manifest: &Path) -> String {
+    let text = std::fs::read_to_string(manifest)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest.display()));
+    let table: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{} is not TOML: {e}", manifest.display()));
+    table
+        .get("package")
+        .and_then(|package| package.get("name"))
+        .and_then(toml::Value::as_str)
+        .unwrap_or_else(|| panic!("{} names no package", manifest.display()))
+        .to_owned()
+}
+
 /// Every guest in one `cargo build`, release, for `wasm32-wasip2`.
-fn build_guests(workspace: &Path, target_dir: &Path) {
+fn build_guests(workspace: &Path, target_dir: &Path, guests: &[String]) {
     let mut command = nested_cargo(workspace);
     command
         .args(["build", "--release", "--locked", "--target", TARGET])
@@ -104,7 +129,7 @@ fn build_guests(workspace: &Path, target_dir: &Path) {
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir);
-    for guest in GUESTS {
+    for guest in guests {
         command.args(["--package", guest]);
     }
     let output = command
@@ -145,9 +170,9 @@ fn target_missing(stderr: &str) -> bool {
         || stderr.contains("can't find crate for `std`")
 }
 
-/// `pub const NAME: &str = "/path/to/name.wasm";` for each guest.
-fn constants(release_dir: &Path) -> String {
-    GUESTS
+/// `pub(crate) const NAME: &str = "/path/to/name.wasm";` for each guest.
+fn constants(release_dir: &Path, guests: &[String]) -> String {
+    guests
         .iter()
         .map(|guest| {
             let snake = guest.replace('-', "_");
@@ -161,7 +186,21 @@ fn constants(release_dir: &Path) -> String {
                 .to_str()
                 .expect("the target directory's path is not UTF-8");
             let name = snake.to_uppercase();
-            format!("/// The `{guest}` guest component.\npub const {name}: &str = {path:?};\n")
+            format!(
+                "/// The `{guest}` guest component.\npub(crate) const {name}: &str = {path:?};\n"
+            )
         })
         .collect()
+}
+
+/// `guest_components!()`, which expands to the constants in `guests_rs`: a
+/// macro, so that the constants are items of the test binary, where an
+/// unused one is dead code.
+fn include_macro(guests_rs: &Path) -> String {
+    format!(
+        "/// Expands to one `const` per guest component (its `.wasm` file's path).\n\
+         #[macro_export]\n\
+         macro_rules! guest_components {{\n    () => {{\n        include!({:?});\n    }};\n}}\n",
+        guests_rs.to_str().expect("OUT_DIR is not UTF-8")
+    )
 }

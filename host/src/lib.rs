@@ -2,11 +2,18 @@
 //! data lives in. Data flows one way through these modules:
 //!
 //! source plugin → [`runtime`] (wasmtime: load, sandbox and call a source
-//! component) → [`engine`] (bursts, cursors, marks) → [`core`] (validation,
-//! canonical hash, merge) → [`store`] (sqlx) → events and [`http`].
+//! component) → [`engine`] (bursts, cursors, marks) → the core (the
+//! `weir-core` crate: validation, canonical hash, merge) → [`store`] (sqlx)
+//! → events and [`http`].
+//!
+//! Each module uses only those below it (`tests/all/layers.rs` checks it):
+//! the core (its own crate, pure) is at the bottom; [`runtime`] and
+//! [`store`] use only the core; [`engine`] drives the runtime into the
+//! store; [`http`] serves the store and hands actions to the engine;
+//! [`config`] reads the operator's settings for all of them; [`plugins`]
+//! watches the plugins folder and feeds the engine.
 
 pub mod config;
-pub mod core;
 pub mod engine;
 pub mod http;
 pub mod plugins;

@@ -6,12 +6,12 @@
 //! while it read them, and then:
 //!
 //! - a new file: load (validate, compile or take from the compiled-code
-//!   cache), then start the source in the [`Engine`];
+//!   cache), then start the source in the [`Supervisor`];
 //! - a changed file or manifest: load the new version beside the old one and
-//!   switch at the source's next burst ([`Engine::replace`]): the cycle, its
+//!   switch at the source's next burst ([`Supervisor::replace`]): the cycle, its
 //!   cursor and its marks carry over; a changed provider name is a new source;
 //! - a removed file: stop the source after its current page
-//!   ([`Engine::remove`]); its entities follow its `expireAfter`.
+//!   ([`Supervisor::remove`]); its entities follow its `expireAfter`.
 //!
 //! A file that fails to load, a manifest that is invalid and a second file
 //! claiming a provider name already taken are logged and recorded as the
@@ -27,11 +27,12 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
+use weir_core::sourced::PluginBuild;
 
 use crate::config::Config;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineError, Supervisor};
 use crate::http::PushKeys;
-use crate::runtime::{PluginBuild, Runtime};
+use crate::runtime::PluginRuntime;
 
 /// How the plugins folder is watched.
 #[derive(Debug, Clone)]
@@ -59,8 +60,8 @@ impl FolderOptions {
 pub struct PluginsFolder {
     options: FolderOptions,
     config: Config,
-    runtime: Arc<Runtime>,
-    engine: Arc<Engine>,
+    runtime: Arc<PluginRuntime>,
+    engine: Arc<Supervisor>,
     /// How each running source's pushes authenticate, for the push route.
     push_keys: PushKeys,
     /// What runs from each `.wasm` file.
@@ -106,8 +107,8 @@ impl PluginsFolder {
     pub fn new(
         options: FolderOptions,
         config: Config,
-        runtime: Arc<Runtime>,
-        engine: Arc<Engine>,
+        runtime: Arc<PluginRuntime>,
+        engine: Arc<Supervisor>,
         push_keys: PushKeys,
     ) -> Self {
         PluginsFolder {
@@ -217,124 +218,95 @@ impl PluginsFolder {
         }
     }
 
-    /// Load the settled `file` (and its manifest) and run it.
+    /// Load the settled `file` (and its manifest) and run it: read it,
+    /// skip it when nothing changed, else install the new version.
     async fn handle(&mut self, file: &Path, signature: Signature) {
-        let manifest_path = file.with_extension("toml");
-        let read = async {
-            let bytes = tokio::fs::read(file).await?;
-            let manifest = match tokio::fs::read_to_string(&manifest_path).await {
-                Ok(text) => Some(text),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-                Err(error) => return Err(error),
-            };
-            Ok((bytes, manifest))
+        let Some(read) = read_settled(file, signature).await else {
+            return;
         };
-        let (bytes, manifest) = match read.await {
-            Ok(read) => read,
-            Err(error) => {
-                debug!(file = %file.display(), "cannot read yet: {error}");
-                return;
-            }
-        };
-        // Written to while being read: wait for it to settle again.
-        if crate::plugins::signature(file) != Some(signature)
-            || signature.manifest.is_some() != manifest.is_some()
+        self.handled.insert(file.to_owned(), signature);
+        let previous = self.loaded.get(file).cloned();
+        if let Some(previous) = &previous
+            && self.needs_no_reload(file, previous, &read)
         {
-            debug!(file = %file.display(), "changed while being read; waiting");
             return;
         }
-        self.handled.insert(file.to_owned(), signature);
-        let build = PluginBuild::of(&bytes).sha256().to_owned();
-        let manifest_hash = manifest
-            .as_deref()
-            .map(|text| hex::encode(Sha256::digest(text.as_bytes())));
+        self.install(file, read, previous).await;
+    }
+
+    /// Whether `read` is what already runs from `file`, or a build the
+    /// engine rolled back (quarantined until the file changes).
+    fn needs_no_reload(&self, file: &Path, previous: &Loaded, read: &ReadPlugin) -> bool {
+        if previous.build != read.build {
+            return false;
+        }
+        if previous.manifest == read.manifest_hash {
+            return true;
+        }
+        let quarantined =
+            self.engine.quarantined(&previous.provider).as_deref() == Some(&read.build);
+        if quarantined {
+            info!(
+                source = %previous.provider,
+                file = %file.display(),
+                "build sha256:{} is quarantined (it was rolled back); \
+                 it loads again once its file changes",
+                read.build
+            );
+        }
+        quarantined
+    }
+
+    /// Load the new version of `file` with its settings and run it in the
+    /// engine: beside the `previous` one (switched in at the next burst),
+    /// or as a new source. A failure is recorded as the source's error and
+    /// leaves what runs as it is.
+    async fn install(&mut self, file: &Path, read: ReadPlugin, previous: Option<Loaded>) {
         let stem = stem(file);
-        let previous = self.loaded.get(file).cloned();
         let label = previous
             .as_ref()
             .map_or_else(|| stem.clone(), |loaded| loaded.provider.clone());
-        if let Some(previous) = &previous {
-            if previous.build == build && previous.manifest == manifest_hash {
-                return;
-            }
-            if previous.build == build
-                && self.engine.quarantined(&previous.provider).as_deref() == Some(&build)
-            {
-                info!(
-                    source = %previous.provider,
-                    file = %file.display(),
-                    "build sha256:{build} is quarantined (it was rolled back); \
-                     it loads again once its file changes"
-                );
-                return;
-            }
-        }
-        let source = match self.config.source_with_manifest(
-            &stem,
-            manifest
-                .as_deref()
-                .map(|text| (manifest_path.as_path(), text)),
-            |name| std::env::var(name).ok(),
-        ) {
+        let keeps = |error: &dyn std::fmt::Display, what: &str| match &previous {
+            Some(_) => format!("{error}; the previous {what} keeps running"),
+            None => format!("{error}; this source does not run"),
+        };
+        let manifest_path = file.with_extension("toml");
+        let manifest = read
+            .manifest
+            .as_deref()
+            .map(|text| (manifest_path.as_path(), text));
+        let env = |name: &str| std::env::var(name).ok();
+        let source = match self.config.source_with_manifest(&stem, manifest, env) {
             Ok(source) => source,
             Err(config_error) => {
                 let message = match &previous {
                     Some(_) => format!("{config_error}; the previous settings stay"),
                     None => format!("{config_error}; this source does not run"),
                 };
-                self.refuse(&label, &message).await;
-                return;
+                return self.refuse(&label, &message).await;
             }
         };
-        let push = source.push.clone();
         let started = Instant::now();
-        let plugin = match self
+        let loading = self
             .runtime
-            .load_bytes(file, bytes, source.settings.clone())
-            .await
-        {
+            .load_bytes(file, read.bytes, source.settings.clone());
+        let plugin = match loading.await {
             Ok(plugin) => plugin,
-            Err(load_error) => {
-                let message = match &previous {
-                    Some(_) => format!("{load_error}; the previous version keeps running"),
-                    None => format!("{load_error}; this source does not run"),
-                };
-                self.refuse(&label, &message).await;
-                return;
-            }
+            Err(load_error) => return self.refuse(&label, &keeps(&load_error, "version")).await,
         };
         let provider = plugin.provider_name().to_owned();
-        if let Some((other, _)) = self
-            .loaded
-            .iter()
-            .find(|(other, loaded)| *other != file && loaded.provider == provider)
-        {
-            let message = format!(
-                "{}: provider name `{provider}` is already used by {}; this file does not run",
-                file.display(),
-                other.display()
-            );
-            self.refuse(&provider, &message).await;
-            return;
+        if let Some(message) = self.name_taken(file, &provider) {
+            return self.refuse(&provider, &message).await;
         }
-        let compile_ms = started.elapsed().as_millis();
+        let loaded_in = started.elapsed();
         let from_cache = plugin.contract().from_cache;
+        let push = source.push.clone();
         let outcome = match &previous {
             Some(previous) if previous.provider == provider => {
                 self.engine.replace(plugin, source.options)
             }
             Some(previous) => {
-                info!(
-                    from = %previous.provider,
-                    to = %provider,
-                    file = %file.display(),
-                    "the plugin's provider name changed: a new source replaces the old one"
-                );
-                if let Err(error) = self.engine.remove(&previous.provider).await {
-                    warn!("{error}");
-                }
-                self.push_keys.set(&previous.provider, None);
-                self.loaded.remove(file);
+                self.rename(file, previous, &provider).await;
                 self.engine.add_source(plugin, source.options).await
             }
             None => self.engine.add_source(plugin, source.options).await,
@@ -344,27 +316,50 @@ impl PluginsFolder {
                 info!(
                     source = %provider,
                     file = %file.display(),
-                    build = %format!("sha256:{build}"),
-                    compile_ms = u64::try_from(compile_ms).unwrap_or(u64::MAX),
+                    build = %format!("sha256:{}", read.build),
+                    compile_ms = u64::try_from(loaded_in.as_millis()).unwrap_or(u64::MAX),
                     from_cache,
                     "plugin loaded"
                 );
                 self.push_keys.set(&provider, Some(push));
-                self.loaded.insert(
-                    file.to_owned(),
-                    Loaded {
-                        provider,
-                        build,
-                        manifest: manifest_hash,
-                    },
-                );
+                let loaded = Loaded {
+                    provider,
+                    build: read.build,
+                    manifest: read.manifest_hash,
+                };
+                self.loaded.insert(file.to_owned(), loaded);
             }
             Err(EngineError::ShuttingDown) => {}
-            Err(engine_error) => {
-                let message = engine_error.to_string();
-                self.refuse(&provider, &message).await;
-            }
+            Err(engine_error) => self.refuse(&provider, &engine_error.to_string()).await,
         }
+    }
+
+    /// Why `file` may not run as `provider`: another file runs under that name.
+    fn name_taken(&self, file: &Path, provider: &str) -> Option<String> {
+        let (other, _) = self
+            .loaded
+            .iter()
+            .find(|(other, loaded)| *other != file && loaded.provider == provider)?;
+        Some(format!(
+            "{}: provider name `{provider}` is already used by {}; this file does not run",
+            file.display(),
+            other.display()
+        ))
+    }
+
+    /// `file`'s plugin now answers to `provider`: stop the source it ran as.
+    async fn rename(&mut self, file: &Path, previous: &Loaded, provider: &str) {
+        info!(
+            from = %previous.provider,
+            to = %provider,
+            file = %file.display(),
+            "the plugin's provider name changed: a new source replaces the old one"
+        );
+        if let Err(error) = self.engine.remove(&previous.provider).await {
+            warn!("{error}");
+        }
+        self.push_keys.set(&previous.provider, None);
+        self.loaded.remove(file);
     }
 
     /// Stop what runs from the removed `file`.
@@ -452,6 +447,53 @@ pub fn plugin_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     files.sort();
     Ok(files)
+}
+
+/// A plugin's bytes and manifest as read once they settled.
+struct ReadPlugin {
+    bytes: Vec<u8>,
+    manifest: Option<String>,
+    /// The SHA-256 of `bytes`, hex.
+    build: String,
+    /// The SHA-256 of the manifest's text, hex.
+    manifest_hash: Option<String>,
+}
+
+/// Read `file` and its manifest, which have kept `signature` for the
+/// debounce window. `None` when they cannot be read yet, or changed while
+/// being read (they are handled once they settle again).
+async fn read_settled(file: &Path, signature: Signature) -> Option<ReadPlugin> {
+    let manifest_path = file.with_extension("toml");
+    let read = async {
+        let bytes = tokio::fs::read(file).await?;
+        let manifest = match tokio::fs::read_to_string(&manifest_path).await {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        Ok((bytes, manifest))
+    };
+    let (bytes, manifest) = match read.await {
+        Ok(read) => read,
+        Err(error) => {
+            debug!(file = %file.display(), "cannot read yet: {error}");
+            return None;
+        }
+    };
+    if self::signature(file) != Some(signature)
+        || signature.manifest.is_some() != manifest.is_some()
+    {
+        debug!(file = %file.display(), "changed while being read; waiting");
+        return None;
+    }
+    Some(ReadPlugin {
+        build: PluginBuild::of(&bytes).sha256().to_owned(),
+        manifest_hash: manifest
+            .as_deref()
+            .map(|text| hex::encode(Sha256::digest(text.as_bytes()))),
+        bytes,
+        manifest,
+    })
 }
 
 fn signature(file: &Path) -> Option<Signature> {

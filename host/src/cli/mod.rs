@@ -6,13 +6,18 @@ mod run;
 mod serve;
 mod validate;
 
+use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use weir::runtime::{HostRule, Limits, OutboundGrant, Runtime, RuntimeOptions, SourceSettings};
+use weir::runtime::{
+    DEFAULT_REQUEST_TIMEOUT, HostRule, Limits, OutboundGrant, PluginRuntime, RuntimeOptions,
+    SourceSettings,
+};
 
 /// Weir: runs catalog data sources as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -74,9 +79,8 @@ struct SourceArgs {
     allow_private_networks: bool,
 
     /// The longest one outbound HTTP request may take.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
-          default_value = "30s")]
-    request_timeout: std::time::Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DurationArg(DEFAULT_REQUEST_TIMEOUT))]
+    request_timeout: DurationArg,
 
     #[command(flatten)]
     limits: LimitArgs,
@@ -94,13 +98,13 @@ impl SourceArgs {
             outbound: OutboundGrant {
                 hosts: self.allow_hosts.clone(),
                 allow_private: self.allow_private_networks,
-                request_timeout: self.request_timeout,
+                request_timeout: self.request_timeout.0,
             },
         }
     }
 }
 
-/// The per-call and per-page budgets (defaults in the README).
+/// The per-call and per-page budgets; the defaults are [`Limits::default`]'s.
 #[derive(Debug, Args)]
 struct LimitArgs {
     /// CPU budget per guest call, in fuel units (about one per instruction).
@@ -108,36 +112,80 @@ struct LimitArgs {
     fuel: u64,
 
     /// Wall-clock budget per guest call, e.g. `500ms`, `30s`, `2m`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
-          default_value = "60s")]
-    deadline: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DurationArg(Limits::default().deadline))]
+    deadline: DurationArg,
 
     /// Largest memory the plugin may grow to, e.g. `64MiB`.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "512MiB")]
-    max_memory: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = SizeArg(Limits::default().max_memory_bytes))]
+    max_memory: SizeArg,
 
     /// Most entities one page may carry.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_entities_per_page)]
     max_entities_per_page: usize,
 
     /// Most bytes one page may carry (entity JSON, location keys and cursor).
-    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "64MiB")]
-    max_page_bytes: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = SizeArg(Limits::default().max_page_bytes))]
+    max_page_bytes: SizeArg,
 
     /// Largest cursor, in bytes of JSON.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "64KiB")]
-    max_cursor_bytes: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = SizeArg(Limits::default().max_cursor_bytes))]
+    max_cursor_bytes: SizeArg,
 }
 
 impl LimitArgs {
     fn limits(&self) -> Limits {
         Limits {
             fuel: self.fuel,
-            deadline: self.deadline,
-            max_memory_bytes: self.max_memory,
+            deadline: self.deadline.0,
+            max_memory_bytes: self.max_memory.0,
             max_entities_per_page: self.max_entities_per_page,
-            max_page_bytes: self.max_page_bytes,
-            max_cursor_bytes: self.max_cursor_bytes,
+            max_page_bytes: self.max_page_bytes.0,
+            max_cursor_bytes: self.max_cursor_bytes.0,
+        }
+    }
+}
+
+/// A duration on the command line: `500ms`, `30s`, `2m`, `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DurationArg(Duration);
+
+impl FromStr for DurationArg {
+    type Err = humantime::DurationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(text).map(DurationArg)
+    }
+}
+
+impl fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// A size on the command line: a number of bytes, or `64KiB`, `512MiB`, `1GiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SizeArg(usize);
+
+impl FromStr for SizeArg {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Self> {
+        byte_size(text).map(SizeArg)
+    }
+}
+
+/// The largest binary unit that divides the size exactly, as the defaults
+/// are written (`512MiB`, `64KiB`).
+impl fmt::Display for SizeArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+        match units
+            .iter()
+            .find(|(unit, _)| self.0 >= *unit && self.0.is_multiple_of(*unit))
+        {
+            Some((unit, name)) => write!(f, "{}{name}", self.0 / unit),
+            None => write!(f, "{}", self.0),
         }
     }
 }
@@ -154,13 +202,13 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
-    fn runtime(&self) -> anyhow::Result<Runtime> {
+    fn runtime(&self) -> anyhow::Result<PluginRuntime> {
         let cache_dir = if self.no_cache {
             None
         } else {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
-        Ok(Runtime::new(RuntimeOptions {
+        Ok(PluginRuntime::new(RuntimeOptions {
             cache_dir,
             ..RuntimeOptions::default()
         })?)
@@ -226,5 +274,14 @@ mod tests {
             panic!("parsed as another command");
         };
         assert_eq!(args.source.limits.limits(), Limits::default());
+        assert_eq!(args.source.request_timeout.0, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    #[test]
+    fn sizes_print_in_the_largest_exact_unit_and_parse_back() {
+        for (size, text) in [(512 << 20, "512MiB"), (64 << 10, "64KiB"), (1000, "1000")] {
+            assert_eq!(SizeArg(size).to_string(), text);
+            assert_eq!(text.parse::<SizeArg>().unwrap(), SizeArg(size));
+        }
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
-use weir::core::intake::Scope;
 use weir::engine::ingest_page;
 use weir::runtime::{CallStats, Cursor, Page, Plugin};
-use weir::store::{PageOutcome, SourceRole, Store};
+use weir::store::{Catalog, PageOutcome, SourceRole};
+use weir_core::intake::Scope;
 
 use super::SourceArgs;
 
@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = args.source.cache.runtime()?;
     let plugin = runtime.load(&args.plugin, args.source.settings()).await?;
     let store = match &args.database {
-        Some(url) => Some(Store::open(url).await?),
+        Some(url) => Some(Catalog::open(url).await?),
         None => None,
     };
     eprintln!(
@@ -84,7 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 async fn run_cycle(
     plugin: &Plugin,
     args: &RunArgs,
-    store: Option<&Store>,
+    store: Option<&Catalog>,
     progress: &mut Progress,
     out: &mut BufWriter<Stdout>,
 ) -> anyhow::Result<()> {

@@ -13,9 +13,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tracing::{error, info, warn};
 use weir::config::Config;
-use weir::engine::{Engine, EngineOptions};
+use weir::engine::{Supervisor, SupervisorOptions};
 use weir::plugins::{FolderOptions, PluginsFolder, plugin_files};
-use weir::store::Store;
+use weir::store::Catalog;
 
 use super::CacheArgs;
 
@@ -68,7 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Before anything else: never expose the admin routes without a token.
     weir::http::check_exposure(config.listen, &config.http).map_err(anyhow::Error::msg)?;
     let _lock = lock_sqlite_file(&config.database)?;
-    let store = Store::open(&config.database).await?;
+    let store = Catalog::open(&config.database).await?;
     if config.database.starts_with("sqlite:") {
         // This process owns the file: any lease in it is a dead process's.
         store.release_all_leases().await?;
@@ -78,12 +78,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let engine = Arc::new(Engine::start(
+    let engine = Arc::new(Supervisor::start(
         store,
         Vec::new(),
-        EngineOptions {
+        SupervisorOptions {
             max_concurrent_bursts: config.max_concurrent_bursts,
-            ..EngineOptions::default()
+            ..SupervisorOptions::default()
         },
     ));
     // The plugins already in the folder load before the API answers; the

@@ -12,9 +12,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 use serde_json::Value;
-use weir::core::entity_ref::EntityRef;
-use weir::core::json::Json;
-use weir::core::validation::{FieldPath, Problem, type_name, validate};
+use weir_core::entity_ref::EntityRef;
+use weir_core::json::Json;
+use weir_core::validation::{FieldPath, Problem, type_name, validate};
 
 /// Check catalog entity files the way Backstage would ingest them.
 ///

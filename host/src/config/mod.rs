@@ -4,61 +4,8 @@
 //! (the source options have the names and meaning of Backstage's
 //! incremental-ingestion options), and an unknown key is an error naming it.
 //!
-//! ```toml
-//! database = "sqlite://weir.db"       # default; or postgres://…; not empty
-//! plugins = "plugins"                 # the plugin folder, relative to the working directory
-//! listen = "127.0.0.1:7007"           # IP:PORT (no host names)
-//! maxConcurrentBursts = 2             # >= 1; default: the number of CPUs
-//!
-//! [http]                              # the HTTP API
-//! adminToken = "WEIR_ADMIN_TOKEN"     # the NAME of an environment variable holding the
-//!                                     #   admin token (16+ characters); the variable
-//!                                     #   WEIR_ADMIN_TOKEN itself is read without this line
-//! readToken = "WEIR_READ_TOKEN"       # likewise, a token for the read routes only
-//! readAccess = "open"                 # or "token": read routes need the admin or read token
-//! tombstoneRetention = "7d"           # how long removals stay in /api/events; or "forever"
-//! maxWait = "60s"                     # the longest long poll (`wait=`) allowed
-//!
-//! [sources.github]                    # github = the plugin's file stem (github.wasm)
-//! priority = 10                       # higher wins in the merge; default 0
-//! ownerRule = false
-//! kinds = ["Component", "API"]        # the scope; empty or missing = any
-//! namespaces = ["default"]            #   (both kept in lower case)
-//! burstLength = "3s"                  # > 0
-//! burstInterval = "3s"                # "0s" allowed
-//! restLength = "1d"                   # or:
-//! schedule = "0 */6 * * *"            # cron, UTC (seconds optional); not both
-//! backoff = ["5s", "30s", "10m", "3h"] # at least one entry
-//! rejectRemovalsAbovePercentage = 10  # 0..=100, integer or float; default: no guard
-//! rejectEmptySourceCollections = true
-//! expireAfter = "1d"
-//!
-//! [sources.github.limits]             # each optional; defaults from `Limits::default()`
-//! fuel = 20000000000
-//! deadline = "60s"
-//! memory = "512MiB"                   # sizes: a number of bytes, or "64KiB", "512MiB", "1GiB"
-//! maxEntitiesPerPage = 10000
-//! maxPageBytes = "64MiB"
-//! maxCursorBytes = "64KiB"
-//!
-//! [sources.github.config]             # the source's own values (as `weir run --set`):
-//! org = "kestrel"                     # strings; numbers, booleans and dates become their text
-//!
-//! [sources.github.secrets]            # secret name = the NAME of an environment variable,
-//! token = "GITHUB_TOKEN"              # read at load; unset = error
-//!
-//! [sources.github.outbound]          # where the source may send HTTP requests (wasi:http);
-//! hosts = ["api.github.com",          #   default: nowhere. HOST (its scheme's default port),
-//!          "example.com:8443",        #   HOST:PORT, SCHEME://HOST[:PORT], *.DOMAIN
-//!          "https://x.y"]
-//! allowPrivateNetworks = false        # true: granted names may be (or resolve to) loopback,
-//!                                     #   private or link-local addresses
-//! requestTimeout = "30s"              # per request; > 0
-//!
-//! [sources.github.push]               # who may push events (POST /api/sources/NAME/events);
-//! secret = "GITHUB_WEBHOOK_SECRET"    #   env variables: the HMAC-SHA256 key of
-//! token = "GITHUB_PUSH_TOKEN"         #   X-Hub-Signature-256, and a bearer token
-//! ```
+//! Every key, with its default and limits, is in the configuration
+//! reference, `docs/configuration.md` (its example is parsed by a test here).
 //!
 //! Durations are [`humantime`]'s: `"500ms"`, `"3s"`, `"10m"`, `"3h"`, `"1d"`.
 //! A plugin without a `[sources.NAME]` section runs with every default

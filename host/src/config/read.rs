@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
+use weir_core::intake::Scope;
 
 use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSource};
 use super::{Config, ConfigError, SourceConfig, default_max_concurrent_bursts};
-use crate::core::intake::Scope;
 use crate::engine::{Rest, SourceOptions};
 use crate::http::{HttpSettings, PushAuth, ReadAccess, Secret};
 use crate::runtime::{HostRule, Limits, OutboundGrant, SourceSettings};

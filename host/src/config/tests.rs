@@ -3,8 +3,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use weir_core::intake::Scope;
+
 use super::*;
-use crate::core::intake::Scope;
 use crate::engine::Rest;
 use crate::runtime::Limits;
 
@@ -230,13 +231,13 @@ fn the_full_example_parses_to_the_expected_values() {
 }
 
 #[test]
-fn the_example_in_the_module_documentation_parses() {
-    let doc: String = include_str!("mod.rs")
+fn the_example_in_the_configuration_reference_parses() {
+    let doc: String = include_str!("../../../docs/configuration.md")
         .lines()
-        .skip_while(|line| !line.starts_with("//! ```toml"))
+        .skip_while(|line| !line.starts_with("```toml"))
         .skip(1)
-        .take_while(|line| !line.starts_with("//! ```"))
-        .map(|line| format!("{}\n", line.trim_start_matches("//!")))
+        .take_while(|line| !line.starts_with("```"))
+        .map(|line| format!("{line}\n"))
         .collect();
     assert!(doc.contains("[sources.github.secrets]"));
     // The documented example sets both restLength and schedule as

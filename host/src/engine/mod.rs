@@ -2,7 +2,7 @@
 //! pages, pauses between them, a sweep at the end, rest) and hands every
 //! page to the core and the store, committed with its cursor and marks.
 //!
-//! [`Engine`] owns the sources of one host process and the global bound on
+//! [`Supervisor`] owns the sources of one host process and the global bound on
 //! bursts running at once; each source runs in its own task (`runner`),
 //! whose state lives in the store so that any replica sharing the database
 //! can continue it; `page` turns a page into what the store commits, and
@@ -11,11 +11,12 @@
 mod commits;
 mod options;
 mod page;
+mod reload_book;
 mod runner;
 mod supervisor;
 mod versions;
 
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
-pub use supervisor::{Engine, EngineError, EngineOptions, PushReport};
+pub use supervisor::{EngineError, PushReport, Supervisor, SupervisorOptions};
 pub use versions::{BurstFigures, ReloadStatus, TRIAL_FAILURES};

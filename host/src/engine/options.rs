@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::core::intake::Scope;
+use weir_core::intake::Scope;
 
 /// When a new cycle starts after one completes.
 #[derive(Debug, Clone, PartialEq)]

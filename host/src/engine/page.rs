@@ -9,11 +9,10 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::core::intake::{
-    Contribution, Intake, PageEntity, Rejection, Scope, hash_texts, take_in,
-};
-use crate::runtime::SourcedEntity;
-use crate::store::{PageOutcome, SourceRole, Store, StoreError};
+use weir_core::intake::{Contribution, Intake, PageEntity, Rejection, Scope, hash_texts, take_in};
+use weir_core::sourced::SourcedEntity;
+
+use crate::store::{Catalog, PageOutcome, SourceRole, StoreError};
 
 /// A page sorted for the store.
 pub(super) struct PreparedPage {
@@ -63,7 +62,7 @@ impl<'a> Recognise<'a> {
 
 /// Sort `entities` for the store: [`hash_page`], then [`sort_page`].
 pub(super) async fn prepare_page(
-    store: &Store,
+    store: &Catalog,
     source: SourceRole<'_>,
     scope: &Scope,
     entities: Vec<SourcedEntity>,
@@ -88,7 +87,7 @@ pub(super) async fn hash_page(entities: Vec<SourcedEntity>, read_refs: bool) -> 
 /// Sort a hashed page for the store: entities whose text the source stored
 /// before are recognised (as `recognise` allows), the rest are taken in.
 pub(super) async fn sort_page(
-    store: &Store,
+    store: &Catalog,
     source: SourceRole<'_>,
     scope: &Scope,
     hashed: Vec<PageEntity>,
@@ -194,7 +193,7 @@ pub(super) async fn joined<T>(task: tokio::task::JoinHandle<T>) -> T {
 /// Apply one page from `source` outside any cycle (as `weir run` does): the
 /// outcome lists every rejection (invalid, out of scope, conflicting).
 pub async fn ingest_page(
-    store: &Store,
+    store: &Catalog,
     source: SourceRole<'_>,
     scope: &Scope,
     entities: Vec<SourcedEntity>,
@@ -217,10 +216,17 @@ pub async fn ingest_page(
 
 #[cfg(test)]
 mod tests {
+    use weir_core::sourced::PluginBuild;
+
     use super::*;
 
+    /// An entity as if a test plugin had sent `json`.
+    fn test_entity(json: &str) -> SourcedEntity {
+        SourcedEntity::new(json.to_owned(), None, PluginBuild::of(b"test"))
+    }
+
     fn component(description: &str) -> SourcedEntity {
-        SourcedEntity::for_test(&format!(
+        test_entity(&format!(
             r#"{{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{{"name":"a","description":"{description}"}},"spec":{{"type":"service","lifecycle":"production","owner":"team"}}}}"#
         ))
     }
@@ -233,9 +239,9 @@ mod tests {
 
     /// A store in a temporary folder (kept while the folder lives) holding
     /// `component("one")` from [`SOURCE`].
-    async fn store_holding_one() -> (tempfile::TempDir, Store) {
+    async fn store_holding_one() -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
+        let store = Catalog::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
             .await
             .unwrap();
         ingest_page(&store, SOURCE, &Scope::default(), vec![component("one")])
@@ -310,7 +316,7 @@ mod tests {
     async fn a_bad_entity_is_named_by_its_place_in_the_page() {
         let (_dir, store) = store_holding_one().await;
         let mut entities: Vec<SourcedEntity> = (0..300).map(|_| component("one")).collect();
-        entities[250] = SourcedEntity::for_test(r#"{"kind":"1bad","metadata":{}}"#);
+        entities[250] = test_entity(r#"{"kind":"1bad","metadata":{}}"#);
         let page = prepare_page(
             &store,
             SOURCE,

@@ -11,22 +11,22 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
+use weir_core::intake::PageEntity;
 
 use super::commits::CommitQueue;
 use super::options::Rest;
 use super::page::{PreparedPage, Recognise, hash_page, sort_page};
-use super::supervisor::ReloadBook;
+use super::reload_book::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
-use crate::core::intake::PageEntity;
 use crate::runtime::{Burst, CallStats, Cursor, Page, SourceError};
 use crate::store::{
-    FailureStep, PageOutcome, PageProgress, SourceRole, SourceStatus, Store, StoreError,
+    Catalog, FailureStep, PageOutcome, PageProgress, SourceRole, SourceStatus, StoreError,
     SweepGuards, SweepOutcome, now_ms,
 };
 
 /// What a runner shares with the engine.
 pub(super) struct RunnerContext {
-    pub store: Store,
+    pub store: Catalog,
     /// This replica's name in leases.
     pub owner: Arc<str>,
     /// The bound on bursts running at once across all sources.

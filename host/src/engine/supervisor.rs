@@ -1,4 +1,4 @@
-//! [`Engine`]: the sources of one host process. It starts a task per
+//! [`Supervisor`]: the sources of one host process. It starts a task per
 //! source, bounds how many bursts run at once, carries out operator actions
 //! (through the store, so they reach whichever replica runs the source),
 //! expires the entities of sources no replica runs any more, and shuts
@@ -7,27 +7,28 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
+use weir_core::entity_ref::EntityRef;
+use weir_core::intake::Rejection;
 
 use super::options::SourceOptions;
 use super::page::{Recognise, prepare_page};
+use super::reload_book::ReloadBook;
 use super::runner::{BurstCounts, Runner, RunnerContext, rest_until};
 use super::versions::{BurstFigures, ReloadStatus, Slot, Version};
-use crate::core::entity_ref::EntityRef;
-use crate::core::intake::Rejection;
 use crate::runtime::{OutboundStats, Plugin, PushEvent, SourceError};
 use crate::store::{
-    PageOutcome, RemovalOutcome, SourceRole, SourceStatus, Store, StoreError, now_ms,
+    Catalog, PageOutcome, RemovalOutcome, SourceRole, SourceStatus, StoreError, now_ms,
 };
 
 /// Host-wide engine settings.
 #[derive(Debug, Clone)]
-pub struct EngineOptions {
+pub struct SupervisorOptions {
     /// This replica's name in leases; unique per process by default.
     pub owner: String,
     /// Bursts running at once, across all sources.
@@ -40,9 +41,9 @@ pub struct EngineOptions {
     pub lease_margin: Duration,
 }
 
-impl Default for EngineOptions {
+impl Default for SupervisorOptions {
     fn default() -> Self {
-        EngineOptions {
+        SupervisorOptions {
             owner: replica_name(),
             max_concurrent_bursts: std::thread::available_parallelism().map_or(2, usize::from),
             poll: Duration::from_secs(5),
@@ -85,14 +86,14 @@ pub struct PushReport {
 }
 
 /// The running sources of this process.
-pub struct Engine {
-    store: Store,
+pub struct Supervisor {
+    store: Catalog,
     sources: Arc<RwLock<BTreeMap<Arc<str>, RunningSource>>>,
     shutdown: watch::Sender<bool>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
     owner: Arc<str>,
     permits: Arc<Semaphore>,
-    options: EngineOptions,
+    options: SupervisorOptions,
     reloads: ReloadBook,
     /// While set, sources no process runs are not expired (the plugins are
     /// still being loaded).
@@ -108,67 +109,13 @@ struct RunningSource {
     stopped: Option<oneshot::Receiver<()>>,
 }
 
-/// Reload counters per source (provider name, or the file stem of a file
-/// whose provider name is unknown), shared with the runners.
-#[derive(Clone, Default)]
-pub(super) struct ReloadBook(Arc<Mutex<BTreeMap<String, ReloadStatus>>>);
-
-impl ReloadBook {
-    fn update(&self, name: &str, change: impl FnOnce(&mut ReloadStatus)) {
-        let mut book = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        change(book.entry(name.to_owned()).or_default());
-    }
-
-    fn running(&self, name: &str, plugin: &Plugin, reload: bool) {
-        self.update(name, |status| {
-            status.file = plugin.file().to_owned();
-            status.build = plugin.build().sha256().to_owned();
-            if reload {
-                status.reloads += 1;
-                status.last_reload_ms = Some(now_ms());
-            }
-            status.last_error = None;
-            status.quarantined = None;
-        });
-    }
-
-    pub(super) fn rolled_back(&self, name: &str, to: &Plugin, message: &str) {
-        self.update(name, |status| {
-            let quarantined = std::mem::take(&mut status.build);
-            status.file = to.file().to_owned();
-            status.build = to.build().sha256().to_owned();
-            status.reloads += 1;
-            status.last_reload_ms = Some(now_ms());
-            status.last_error = Some(message.to_owned());
-            status.quarantined = Some(quarantined);
-        });
-    }
-
-    fn failed(&self, name: &str, message: &str) {
-        self.update(name, |status| {
-            status.last_reload_ms = Some(now_ms());
-            status.last_error = Some(message.to_owned());
-        });
-    }
-
-    fn snapshot(&self) -> BTreeMap<String, ReloadStatus> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
-impl Engine {
+impl Supervisor {
     /// Start a task for each source (named by its plugin's provider name)
     /// and the expiry of sources no longer configured.
     pub fn start(
-        store: Store,
+        store: Catalog,
         sources: Vec<(Plugin, SourceOptions)>,
-        options: EngineOptions,
+        options: SupervisorOptions,
     ) -> Self {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(options.max_concurrent_bursts.max(1)));
@@ -183,7 +130,7 @@ impl Engine {
             options.clone(),
             shutdown_rx,
         ));
-        let engine = Engine {
+        let engine = Supervisor {
             store,
             sources: running,
             shutdown,
@@ -328,7 +275,7 @@ impl Engine {
     /// Hold (`true`) or resume the expiry of sources this process does not
     /// run: `weir serve` holds it while it loads the plugins folder at
     /// start, so that a source whose plugin is still compiling is not taken
-    /// for one that went away. Call it right after [`Engine::start`] (the
+    /// for one that went away. Call it right after [`Supervisor::start`] (the
     /// first expiry happens one `poll` later).
     pub fn hold_expiry(&self, hold: bool) {
         self.expiry_held.store(hold, Ordering::SeqCst);
@@ -393,7 +340,7 @@ impl Engine {
         self.read().contains_key(name)
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Catalog {
         &self.store
     }
 
@@ -547,10 +494,10 @@ fn unknown(name: &str) -> EngineError {
 /// Remove what sources that no replica has run for their `expireAfter`
 /// contributed. Each runner renews its source's time as it goes.
 async fn expire_unconfigured(
-    store: Store,
+    store: Catalog,
     configured: Arc<RwLock<BTreeMap<Arc<str>, RunningSource>>>,
     held: Arc<AtomicBool>,
-    options: EngineOptions,
+    options: SupervisorOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let every = options.poll.max(Duration::from_millis(100));

@@ -9,27 +9,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Shared;
 use super::auth::{Admin, Reader};
-use super::entities::NoParams;
 use super::error::{ApiError, ErrorBody};
-use super::query::Params;
+use super::query::{NoParams, Params};
+use super::timestamp::timestamp;
 use crate::store::{CycleTotals, Phase, SourceStatus};
 
 /// Finished cycles shown in a provider's status.
 const CYCLES_SHOWN: i64 = 10;
-
-/// Unix milliseconds as RFC 3339 UTC (`2024-05-01T12:00:00.000Z`).
-pub(super) fn timestamp(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 /// 404 for a provider this host does not run, with Backstage's body beside
 /// the error (`message` for actions, `status`/`last_error` for reads).

@@ -18,12 +18,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
+use weir_core::entity_ref::EntityRef;
 
 use super::Shared;
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
-use super::query::Params;
-use crate::core::entity_ref::EntityRef;
+use super::query::{NoParams, Params};
+use super::timestamp::timestamp;
 use crate::store::{EntityQuery, EntityText, StoreError};
 
 /// Items per page when `limit` is not given, and the most it may ask for.
@@ -214,7 +215,7 @@ fn query<'a>(listing: &'a Listing, after: Option<&'a str>, limit: i64) -> Entity
 /// A page without field conditions: one query for one more row than the
 /// page holds, to know whether another page follows.
 async fn plain_page(
-    store: &crate::store::Store,
+    store: &crate::store::Catalog,
     listing: &Listing,
     after: Option<String>,
     limit: i64,
@@ -235,7 +236,7 @@ async fn plain_page(
 /// batches until the page is full, the catalog ends or the scan budget is
 /// spent (then the page is short and its cursor resumes the scan).
 async fn filtered_page(
-    store: &crate::store::Store,
+    store: &crate::store::Catalog,
     listing: &Listing,
     conditions: &[Vec<Condition>],
     mut after: Option<String>,
@@ -450,7 +451,7 @@ pub(super) async fn entity_by_ref(
             priority: c.priority,
             plugin_build: c.plugin_build,
             location_key: c.location_key,
-            updated_at: super::admin::timestamp(c.updated_ms),
+            updated_at: timestamp(c.updated_ms),
         })
         .collect();
     Ok(Json(EntityDetail {
@@ -467,11 +468,6 @@ pub(super) async fn entity_by_ref(
             .collect(),
     }))
 }
-
-/// Routes that take no query parameters.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NoParams {}
 
 #[cfg(test)]
 mod tests {

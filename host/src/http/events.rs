@@ -32,7 +32,7 @@ use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::query::Params;
 use super::{Api, Shared};
-use crate::store::{ChangeKind, Store, StoreError, now_ms};
+use crate::store::{Catalog, ChangeKind, StoreError, now_ms};
 
 const DEFAULT_LIMIT: i64 = 500;
 const MAX_LIMIT: i64 = 10_000;
@@ -159,7 +159,7 @@ pub(super) async fn list_events(
 /// The purge mark is read last: a tombstone purged before the events query
 /// shows in it.
 async fn read_page(
-    store: &Store,
+    store: &Catalog,
     offset: i64,
     limit: i64,
     kinds: &[String],
@@ -242,7 +242,7 @@ impl Api {
 /// Publish the log's head while requests wait: at once after this
 /// process's commits, and every `poll` for other replicas' commits. Ends
 /// when the API is dropped.
-async fn watch_head(api: Weak<Api>, store: Store, poll: Duration) {
+async fn watch_head(api: Weak<Api>, store: Catalog, poll: Duration) {
     let mut commits = store.subscribe_commits();
     let mut failing = false;
     loop {

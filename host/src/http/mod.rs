@@ -1,5 +1,5 @@
 //! The HTTP API (axum), the last stage of the flow: it reads the store and
-//! hands operator actions and pushed events to the [`Engine`].
+//! hands operator actions and pushed events to the [`Supervisor`].
 //!
 //! - `entities`: `GET /api/entities` (filters, cursor pages, the log offset
 //!   to follow the stream from) and `GET /api/entities/by-ref/…`;
@@ -9,9 +9,10 @@
 //!   (`/api/catalog/incremental/…`), same paths and bodies, with Weir's
 //!   extra fields beside them;
 //! - `push`: `POST /api/sources/{provider}/events`;
-//! - `ops`: `/healthz`, `/readyz`, `/metrics`, and the request metrics;
+//! - `ops`: `/healthz`, `/readyz`, and the middleware that counts requests;
+//! - `metrics`: `/metrics` (Prometheus text) and the request metrics;
 //! - `auth`: tokens and signatures; `error`: errors as JSON; `query`:
-//!   query strings.
+//!   query strings; `timestamp`: how times are written.
 //!
 //! The OpenAPI document (`GET /api/openapi.json`) is built from the
 //! handlers' annotations as they are routed, so it lists exactly the routes
@@ -22,9 +23,11 @@ mod auth;
 mod entities;
 mod error;
 mod events;
+mod metrics;
 mod ops;
 mod push;
 mod query;
+mod timestamp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +44,7 @@ use utoipa_axum::routes;
 pub use auth::{PushAuth, PushKeys, SIGNATURE_HEADER, Secret, check_exposure, sign};
 pub use error::{ApiError, ErrorBody};
 
-use crate::engine::Engine;
+use crate::engine::Supervisor;
 
 /// Who may use the read routes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,10 +101,10 @@ impl Default for HttpSettings {
 
 /// What every handler shares.
 pub(crate) struct Api {
-    engine: Arc<Engine>,
+    engine: Arc<Supervisor>,
     settings: HttpSettings,
     tail: events::Tail,
-    metrics: ops::HttpMetrics,
+    metrics: metrics::HttpMetrics,
     /// The OpenAPI document, rendered once.
     openapi: String,
     /// Becomes `true` when the server shuts down: long polls answer at once.
@@ -112,14 +115,14 @@ type Shared = Arc<Api>;
 
 /// The routes of `weir serve` with default settings (read routes open, no
 /// admin token: for loopback only).
-pub fn router(engine: Arc<Engine>) -> Router {
+pub fn router(engine: Arc<Supervisor>) -> Router {
     router_with(engine, HttpSettings::default())
 }
 
 /// The routes of `weir serve`. Within a tokio runtime this also starts the
 /// purge of old tombstones (when a retention is set), which stops when the
 /// router is dropped.
-pub fn router_with(engine: Arc<Engine>, settings: HttpSettings) -> Router {
+pub fn router_with(engine: Arc<Supervisor>, settings: HttpSettings) -> Router {
     let (closing, closed) = tokio::sync::watch::channel(false);
     // Never closing: dropping the sender leaves the last value, `false`.
     drop(closing);
@@ -130,7 +133,7 @@ pub fn router_with(engine: Arc<Engine>, settings: HttpSettings) -> Router {
 /// when `closing` becomes `true`, so that a graceful shutdown does not wait
 /// for them.
 pub fn router_closing(
-    engine: Arc<Engine>,
+    engine: Arc<Supervisor>,
     settings: HttpSettings,
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
@@ -143,7 +146,7 @@ pub fn router_closing(
         engine,
         settings,
         tail: events::Tail::default(),
-        metrics: ops::HttpMetrics::default(),
+        metrics: metrics::HttpMetrics::default(),
         openapi,
         closing,
     });
@@ -180,7 +183,7 @@ fn api_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(push::push_event))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(openapi_json))
 }
 

@@ -13,6 +13,11 @@ use utoipa::openapi::path::ParameterIn;
 
 use super::error::ApiError;
 
+/// Routes that take no query parameters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoParams {}
+
 /// The parameters of one request, in order.
 pub struct Params(Vec<(String, String)>);
 

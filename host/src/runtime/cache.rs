@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
-
-use super::PluginBuild;
+use weir_core::sourced::PluginBuild;
 
 #[derive(Clone)]
 pub(crate) struct CodeCache {

@@ -69,9 +69,10 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The engine could not be set up; `{:#}` keeps the whole error chain.
     pub(crate) fn engine(error: impl fmt::Display) -> Self {
         LoadError::Engine {
-            message: error.to_string(),
+            message: format!("{error:#}"),
         }
     }
 }

@@ -7,9 +7,9 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::weir::source::{config, log, secrets};
-use super::state::SourceState;
+use super::instance_state::InstanceState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<SourceState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     log::add_to_linker::<_, HasSelf<_>>(linker, project)?;
@@ -18,11 +18,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SourceState>) -> wasmtime::Resul
     Ok(())
 }
 
-fn project(state: &mut SourceState) -> &mut SourceState {
+fn project(state: &mut InstanceState) -> &mut InstanceState {
     state
 }
 
-impl log::Host for SourceState {
+impl log::Host for InstanceState {
     fn log(&mut self, level: log::Level, message: String) {
         let source = &*self.source;
         if !self.log_budget.admit(source, "log") {
@@ -38,16 +38,16 @@ impl log::Host for SourceState {
     }
 }
 
-impl config::Host for SourceState {
+impl config::Host for InstanceState {
     fn get(&mut self, key: String) -> Option<String> {
         self.settings.config.get(&key).cloned()
     }
 }
 
-impl secrets::Host for SourceState {
+impl secrets::Host for InstanceState {
     fn get(&mut self, key: String) -> Option<String> {
         self.settings.secrets.get(&key).cloned()
     }
 }
 
-impl super::bindings::weir::source::types::Host for SourceState {}
+impl super::bindings::weir::source::types::Host for InstanceState {}

@@ -1,36 +1,43 @@
 //! The plugin runtime: loads source components with wasmtime, sandboxes them
 //! (fuel, wall-clock deadline, memory), and drives them one page at a time.
 //!
-//! One concept per file: [`Runtime`] owns the engine and the linker,
+//! One concept per file: [`PluginRuntime`] owns the engine and the linker,
 //! [`Plugin`] is a loaded, type-checked component bound to a source's
-//! settings, [`Burst`] is one instance's set-up → `next`… → tear-down, and
-//! [`Page`] is what a `next` call returns once the host has checked it; a
-//! plugin that exports `push` turns a [`PushEvent`] into a [`PushOutcome`].
+//! settings, [`Burst`] is one instance's set-up → `next`… → tear-down, every
+//! guest call runs under a call guard (its budgets and its cost,
+//! [`CallStats`]), and [`Page`] is what a `next` call returns once the host
+//! has checked it; a plugin that exports `push` turns a [`PushEvent`] into a
+//! [`PushOutcome`]. Each store's data is an instance state, with its memory
+//! limiter; `host_imports` links the capabilities a source may import.
 
 mod bindings;
 mod burst;
 mod cache;
-mod engine;
+mod call_guard;
+mod epoch;
 mod error;
 mod guest_output;
 mod host_imports;
+mod instance_state;
 mod limits;
+mod memory_limiter;
 mod outbound;
 mod page;
 mod plugin;
+mod plugin_runtime;
 mod push;
 mod settings;
-mod state;
 
-pub use burst::{Burst, CallStats};
-pub use engine::{Instrumentation, Runtime, RuntimeOptions};
+pub use burst::Burst;
+pub use call_guard::CallStats;
 pub use error::{Call, LoadError, SourceError, SourceErrorKind};
 pub use limits::Limits;
 pub use outbound::{
     DEFAULT_REQUEST_TIMEOUT, HostRule, OutboundCounters, OutboundGrant, OutboundStats, is_public,
 };
-pub use page::{Cursor, Page, SourcedEntity};
-pub use plugin::{ContractInfo, Plugin, PluginBuild};
+pub use page::{Cursor, Page};
+pub use plugin::{ContractInfo, Plugin};
+pub use plugin_runtime::{Instrumentation, PluginRuntime, RuntimeOptions};
 pub use push::{PushEvent, PushOutcome};
 pub use settings::SourceSettings;
 

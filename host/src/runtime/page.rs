@@ -2,10 +2,11 @@
 //! limits: entities as validated JSON text, the next cursor, and `done`.
 
 use serde_json::value::RawValue;
+use weir_core::sourced::{PluginBuild, SourcedEntity};
 
+use super::Limits;
 use super::bindings::weir::source::types;
 use super::error::SourceErrorKind;
-use super::{Limits, PluginBuild};
 
 /// How much of a bad value an error message quotes.
 const EXCERPT_CHARS: usize = 120;
@@ -17,46 +18,6 @@ pub struct Page {
     /// Where the next page starts; `None` on the last page.
     pub cursor: Option<Cursor>,
     pub done: bool,
-}
-
-/// An entity as a source produced it: the text of a JSON object (checked),
-/// not yet checked against the catalog's rules.
-#[derive(Debug, Clone)]
-pub struct SourcedEntity {
-    json: String,
-    location_key: Option<String>,
-    build: PluginBuild,
-}
-
-impl SourcedEntity {
-    /// The entity's JSON text, exactly as the source wrote it.
-    pub fn json(&self) -> &str {
-        &self.json
-    }
-
-    pub fn location_key(&self) -> Option<&str> {
-        self.location_key.as_deref()
-    }
-
-    /// The plugin build that produced it, so a bad release can be traced.
-    pub fn build(&self) -> &PluginBuild {
-        &self.build
-    }
-
-    /// The JSON text, taken without copying it.
-    pub fn into_json(self) -> String {
-        self.json
-    }
-
-    /// An entity as if a test plugin had sent `json`.
-    #[cfg(test)]
-    pub(crate) fn for_test(json: &str) -> Self {
-        SourcedEntity {
-            json: json.to_owned(),
-            location_key: None,
-            build: PluginBuild::of(b"test"),
-        }
-    }
 }
 
 /// A source's cursor: JSON text, opaque to the host.
@@ -160,11 +121,11 @@ pub(crate) fn check_entity(
             excerpt: excerpt(&entity.json),
         });
     }
-    Ok(SourcedEntity {
-        json: entity.json,
-        location_key: entity.location_key,
-        build: build.clone(),
-    })
+    Ok(SourcedEntity::new(
+        entity.json,
+        entity.location_key,
+        build.clone(),
+    ))
 }
 
 pub(crate) fn excerpt(text: &str) -> String {

@@ -3,52 +3,31 @@
 //! and bound to the settings of the source it runs as. Instantiating it again
 //! for each burst or pushed event is cheap.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Store, UpdateDeadline};
+use weir_core::sourced::PluginBuild;
 
 use super::bindings::push::PushExportIndices;
 use super::bindings::{SourcePlugin, SourcePluginPre};
-use super::burst::{Burst, CallGuard};
+use super::burst::Burst;
 use super::cache::{self, Origin};
+use super::call_guard::CallGuard;
 use super::error::{Call, LoadError, SourceError, SourceErrorKind};
+use super::instance_state::InstanceState;
 use super::outbound::{OutboundCounters, OutboundStats};
 use super::push::{self, PushEvent, PushOutcome};
-use super::state::SourceState;
 use super::{
-    CONTRACT_VERSION, Instrumentation, Runtime, SUPPORTED_CONTRACT_VERSIONS, SourceSettings,
+    CONTRACT_VERSION, Instrumentation, PluginRuntime, SUPPORTED_CONTRACT_VERSIONS, SourceSettings,
 };
 
 /// The interface every source exports, without its version.
 const SOURCE_INTERFACE: &str = "weir:source/source";
 /// The interface a source that takes pushed events also exports, without its version.
 const PUSH_INTERFACE: &str = "weir:source/push";
-
-/// The SHA-256 of a plugin's `.wasm` bytes: which build produced an entity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PluginBuild(Arc<str>);
-
-impl PluginBuild {
-    pub fn of(wasm: &[u8]) -> Self {
-        PluginBuild(hex::encode(Sha256::digest(wasm)).into())
-    }
-
-    /// Lower-case hex of the digest.
-    pub fn sha256(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PluginBuild {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.0)
-    }
-}
 
 /// What a component declares about itself, read from its type without running it.
 #[derive(Debug, Clone)]
@@ -68,7 +47,7 @@ pub struct Plugin {
     provider_name: Arc<str>,
     settings: Arc<SourceSettings>,
     contract: ContractInfo,
-    pre: SourcePluginPre<SourceState>,
+    pre: SourcePluginPre<InstanceState>,
     /// Where the `push` export's functions are, when the plugin has one.
     push: Option<PushExportIndices>,
     instrumentation: Instrumentation,
@@ -78,7 +57,7 @@ pub struct Plugin {
 
 impl Plugin {
     pub(crate) async fn load(
-        runtime: &Runtime,
+        runtime: &PluginRuntime,
         file: &Path,
         bytes: Vec<u8>,
         settings: SourceSettings,
@@ -186,8 +165,8 @@ impl Plugin {
     }
 
     /// A fresh store with this source's grants, limits and deadline checks.
-    pub(crate) fn new_store(&self) -> Store<SourceState> {
-        let state = SourceState::new(
+    pub(crate) fn new_store(&self) -> Store<InstanceState> {
+        let state = InstanceState::new(
             self.provider_name.clone(),
             self.settings.clone(),
             self.outbound.clone(),
@@ -207,7 +186,7 @@ impl Plugin {
         store
     }
 
-    pub(crate) fn pre(&self) -> &SourcePluginPre<SourceState> {
+    pub(crate) fn pre(&self) -> &SourcePluginPre<InstanceState> {
         &self.pre
     }
 
@@ -261,7 +240,7 @@ impl Plugin {
 /// exports an interface of that name without the contract's functions.
 fn find_push(
     file: &Path,
-    pre: &SourcePluginPre<SourceState>,
+    pre: &SourcePluginPre<InstanceState>,
 ) -> Result<Option<PushExportIndices>, LoadError> {
     let name = format!("{PUSH_INTERFACE}@{CONTRACT_VERSION}");
     // A semver-compatible lookup, like every export lookup in wasmtime.
@@ -301,7 +280,7 @@ fn check_header(file: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 /// Compile (or load from the cache) off the async executor: compiling a large
 /// guest takes seconds of CPU.
 async fn compile(
-    runtime: &Runtime,
+    runtime: &PluginRuntime,
     file: &Path,
     build: &PluginBuild,
     bytes: Vec<u8>,
@@ -325,7 +304,7 @@ async fn compile(
 
 /// Read which `weir:source` version the component exports and what it imports.
 fn read_contract(
-    runtime: &Runtime,
+    runtime: &PluginRuntime,
     file: &Path,
     component: &Component,
     origin: Origin,

@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
+use weir_core::entity_ref::EntityRef;
+use weir_core::sourced::{PluginBuild, SourcedEntity};
+
 use super::bindings::push::PushExportIndices;
 use super::bindings::push::exports::weir::source::push as wit;
-use super::burst::{CallGuard, guest_error};
+use super::call_guard::{CallGuard, guest_error};
 use super::error::{Call, SourceError, SourceErrorKind};
-use super::page::{SourcedEntity, check_entity, excerpt};
-use super::{Limits, Plugin, PluginBuild};
-use crate::core::entity_ref::EntityRef;
+use super::page::{check_entity, excerpt};
+use super::{Limits, Plugin};
 
 /// One event pushed to a source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,49 +8,14 @@ use std::collections::{HashMap, HashSet};
 use futures_executor::block_on;
 use serde_json::Value;
 use sqlx::Row;
+use weir_core::canonical::content_hash;
+use weir_core::intake::{Contribution, Rejection};
+use weir_core::merge::{self, Merged};
 
+use super::model::{MergedEntity, OwnedRole, SourceRole};
 use super::sql::{BATCH_ROWS, fetch_with_keys};
 use super::writes::{CatalogWrites, EntityRow, Tombstone};
-use super::{Backend, QueryContext, Store, StoreError, now_ms};
-use crate::core::canonical::content_hash;
-use crate::core::intake::{Contribution, Rejection};
-use crate::core::merge::{self, Merged};
-
-/// The source a page comes from, and how its contributions are admitted.
-#[derive(Debug, Clone, Copy)]
-pub struct SourceRole<'a> {
-    pub name: &'a str,
-    /// Higher wins in the merge.
-    pub priority: i64,
-    /// Backstage's owner rule: refuse a ref that another source already
-    /// holds under a different location key, and report the conflict.
-    pub owner_rule: bool,
-}
-
-/// A [`SourceRole`] that owns its name, to take to SQLite's writer thread.
-pub(super) struct OwnedRole {
-    name: String,
-    priority: i64,
-    owner_rule: bool,
-}
-
-impl OwnedRole {
-    pub(super) fn of(role: SourceRole<'_>) -> Self {
-        OwnedRole {
-            name: role.name.to_owned(),
-            priority: role.priority,
-            owner_rule: role.owner_rule,
-        }
-    }
-
-    pub(super) fn role(&self) -> SourceRole<'_> {
-        SourceRole {
-            name: &self.name,
-            priority: self.priority,
-            owner_rule: self.owner_rule,
-        }
-    }
-}
+use super::{Backend, Catalog, QueryContext, StoreError, now_ms};
 
 /// What applying a page did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,7 +58,7 @@ pub struct RemovalOutcome {
     pub removed: usize,
 }
 
-impl Store {
+impl Catalog {
     /// Apply one page from `source` in one transaction: store the
     /// contributions whose hash changed, attach `invalid` errors to refs the
     /// source sent valid before (their last good version stays), re-merge
@@ -207,7 +172,7 @@ impl Store {
     }
 }
 
-/// [`Store::apply_page`] inside the caller's transaction.
+/// [`Catalog::apply_page`] inside the caller's transaction.
 pub(super) async fn apply_in(
     tx: &mut impl CatalogWrites,
     source: SourceRole<'_>,
@@ -264,7 +229,7 @@ pub(super) async fn apply_in(
     Ok(outcome)
 }
 
-/// [`Store::remove_contributions`] inside the caller's transaction.
+/// [`Catalog::remove_contributions`] inside the caller's transaction.
 pub(super) async fn remove_in(
     tx: &mut impl CatalogWrites,
     source: &str,
@@ -354,40 +319,6 @@ async fn attach_errors(
         }
     }
     Ok(kept)
-}
-
-/// A merged entity as it is written: its body and provenance, or, when it is
-/// exactly one source's contribution, only that source's name.
-pub(super) struct MergedEntity {
-    pub(super) hash: String,
-    stored: MergedForm,
-}
-
-impl MergedEntity {
-    /// The source whose contribution alone this is, if it is one.
-    fn sole_source(&self) -> Option<&str> {
-        match &self.stored {
-            MergedForm::Sole { source } => Some(source),
-            MergedForm::Explicit { .. } => None,
-        }
-    }
-
-    /// The body, provenance and sole source columns it is stored in.
-    pub(super) fn columns(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
-        match &self.stored {
-            MergedForm::Explicit { body, provenance } => {
-                (Some(body.as_str()), Some(provenance.as_str()), None)
-            }
-            MergedForm::Sole { source } => (None, None, Some(source.as_str())),
-        }
-    }
-}
-
-enum MergedForm {
-    /// The body and provenance JSON of a merge of several contributions.
-    Explicit { body: String, provenance: String },
-    /// Exactly this source's stored contribution.
-    Sole { source: String },
 }
 
 /// A merged entity that changed, ready to write with its event.
@@ -542,12 +473,7 @@ fn merge_contributors(
     if let ([only], Some(own)) = (contributors, own)
         && own.merges_unchanged_alone
     {
-        return Ok(MergedEntity {
-            hash: own.hash.clone(),
-            stored: MergedForm::Sole {
-                source: only.source.clone(),
-            },
-        });
+        return Ok(MergedEntity::sole(own.hash.clone(), only.source.clone()));
     }
     let entities: Vec<Cow<'_, Value>> = contributors
         .iter()
@@ -572,13 +498,11 @@ fn merge_contributors(
             error: "no contribution to merge".into(),
         });
     };
-    Ok(MergedEntity {
-        hash: content_hash(&entity).to_hex(),
-        stored: MergedForm::Explicit {
-            body: entity.to_string(),
-            provenance: provenance_json(entity_ref, &provenance)?,
-        },
-    })
+    Ok(MergedEntity::explicit(
+        content_hash(&entity).to_hex(),
+        entity.to_string(),
+        provenance_json(entity_ref, &provenance)?,
+    ))
 }
 
 fn provenance_json(entity_ref: &str, provenance: &merge::Provenance) -> Result<String, StoreError> {

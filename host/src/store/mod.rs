@@ -4,13 +4,28 @@
 //! applies a page of contributions in one transaction (source records, the
 //! re-merge of the refs they touch, change-log entries), removes a source's
 //! contributions, and reads entities and changes back.
+//!
+//! One concept per file: [`Catalog`] (this file) opens the database and
+//! hands out its writer; `apply` decides what a page writes, `writes` is the
+//! trait of the statements it runs, with one implementation per way of
+//! running them (`sqlx_writes`, `sqlite_writes` on SQLite's writer,
+//! `sqlite_writer`), and `model` the plain data both sides share. A source's
+//! records: `source_status` (phase, lease), `cycle` (its cycle's
+//! transitions and page commits), `sweep` (marks and the guarded sweep),
+//! `cycle_history` (finished cycles and errors). `read` reads entities and
+//! the event log; `sql` builds batched statements.
 
 mod apply;
+mod cycle;
+mod cycle_history;
+mod model;
 mod read;
-mod source_state;
+mod source_status;
 mod sql;
 mod sqlite_writer;
+mod sqlite_writes;
 mod sqlx_writes;
+mod sweep;
 mod writes;
 
 use std::ops::{Deref, DerefMut};
@@ -25,15 +40,16 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
 use sqlite_writer::{HeldWriter, SqliteWriter};
 
-pub use apply::{PageOutcome, RemovalOutcome, SourceRole};
+pub use apply::{PageOutcome, RemovalOutcome};
+pub use cycle::{FailureStep, PageProgress};
+pub use cycle_history::{CycleRecord, ErrorRecord};
+pub use model::{CycleTotals, SourceRole};
 pub use read::{
     Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, LogBounds,
     PurgeOutcome, SourceCounters, StoredEntity,
 };
-pub use source_state::{
-    CycleRecord, CycleTotals, ErrorRecord, FailureStep, PageProgress, Phase, SourceStatus,
-    SweepGuards, SweepOutcome,
-};
+pub use source_status::{Phase, SourceStatus};
+pub use sweep::{SweepGuards, SweepOutcome};
 
 /// Failures of the store, naming what they concern.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +121,10 @@ pub(crate) enum Backend {
 /// Rows written between two `ANALYZE`s on PostgreSQL.
 const ANALYZE_EVERY_ROWS: u64 = 20_000;
 
-/// A connection pool to the catalog database.
+/// The catalog database: a pool of readers and, on SQLite, its one held
+/// writer. Cheap to clone.
 #[derive(Clone)]
-pub struct Store {
+pub struct Catalog {
     pool: AnyPool,
     /// On SQLite, the one writer every write transaction runs on, held
     /// rather than pooled: its page cache stays warm from one page to the
@@ -155,10 +172,10 @@ const POSTGRES_SETTINGS: &[&str] = &["SET plan_cache_mode = force_custom_plan"];
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-impl Store {
+impl Catalog {
     /// Open the database at `url` (`sqlite://weir.db`, `postgres://…`),
     /// creating a SQLite file if there is none, and run the migrations.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
+    pub async fn open(url: &str) -> Result<Catalog, StoreError> {
         install_default_drivers();
         let backend = backend_of(url)?;
         let url = match backend {
@@ -204,7 +221,7 @@ impl Store {
             }
             Backend::Postgres => None,
         };
-        Ok(Store {
+        Ok(Catalog {
             pool,
             sqlite_writer,
             backend,
@@ -236,7 +253,7 @@ fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
         })
 }
 
-impl Store {
+impl Catalog {
     /// Changes after every commit of this process that may have written
     /// events (other processes' commits are not seen here).
     pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -372,7 +389,7 @@ mod tests {
     #[tokio::test]
     async fn an_in_memory_sqlite_database_is_refused() {
         assert!(matches!(
-            Store::open("sqlite::memory:").await,
+            Catalog::open("sqlite::memory:").await,
             Err(StoreError::InMemorySqlite)
         ));
     }

@@ -4,9 +4,9 @@
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use weir_core::merge::{Contribution, single_provenance};
 
-use super::{Backend, QueryContext, Store, StoreError};
-use crate::core::merge::{Contribution, single_provenance};
+use super::{Backend, Catalog, QueryContext, StoreError};
 
 /// The compacted change log after offset `$1`, at most `$2` events in offset
 /// order, as `(event_offset, change, entity_ref, body)`: each live entity's
@@ -77,7 +77,7 @@ pub struct Change {
     pub entity: Option<Value>,
 }
 
-impl Store {
+impl Catalog {
     /// The merged entity for a normalised ref, if there is one.
     pub async fn entity(&self, entity_ref: &str) -> Result<Option<StoredEntity>, StoreError> {
         let row = sqlx::query(select_entities!("WHERE e.entity_ref = $1"))
@@ -216,7 +216,7 @@ fn parse(entity_ref: &str, what: &'static str, text: &str) -> Result<Value, Stor
     })
 }
 
-/// What [`Store::entity_rows`] lists: filters (each empty or `None` = any)
+/// What [`Catalog::entity_rows`] lists: filters (each empty or `None` = any)
 /// and the page.
 #[derive(Debug, Clone, Default)]
 pub struct EntityQuery<'a> {
@@ -292,7 +292,7 @@ pub struct ContributorRecord {
     pub error: Option<String>,
 }
 
-impl Store {
+impl Catalog {
     /// Merged entities in ref order as their stored text, filtered by
     /// `query`: the listing of `GET /api/entities`.
     pub async fn entity_rows(
@@ -647,7 +647,7 @@ impl Store {
     }
 }
 
-/// Events packed by [`Store::event_texts`] on SQLite: records split by
+/// Events packed by [`Catalog::event_texts`] on SQLite: records split by
 /// char 30, fields by char 31.
 fn unpack_events(packed: &str) -> Result<Vec<EventText>, StoreError> {
     packed

@@ -5,15 +5,14 @@
 use std::collections::HashMap;
 
 use sqlx::{Any, Row, Transaction};
+use weir_core::intake::Contribution;
 
-use super::apply::{MergedEntity, SourceRole};
-use super::source_state::CycleTotals;
+use super::model::{CycleTotals, MergedEntity, SourceRole};
 use super::sql::{fetch_with_keys, statement, values_rows};
 use super::writes::{
     CatalogWrites, EntityRow, MergedState, StoredContribution, Tombstone, split_ref,
 };
 use super::{QueryContext, StoreError};
-use crate::core::intake::Contribution;
 
 impl CatalogWrites for Transaction<'_, Any> {
     /// Lock the change log's head row up front. A re-merge reads the other

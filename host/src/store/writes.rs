@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 
+use weir_core::intake::Contribution;
+
 use super::StoreError;
-use super::apply::{MergedEntity, SourceRole};
-use super::source_state::CycleTotals;
-use crate::core::intake::Contribution;
+use super::model::{CycleTotals, MergedEntity, SourceRole};
 
 /// A merged entity as stored: its hash, and the source it is exactly the
 /// contribution of, if it is one source's alone.
@@ -78,7 +78,7 @@ pub(super) trait CatalogWrites {
         refs: &[&str],
     ) -> Result<HashMap<String, Vec<(String, Option<String>)>>, StoreError>;
 
-    /// Store `batch` as `source`'s contributions, valid.
+    /// Catalog `batch` as `source`'s contributions, valid.
     async fn upsert_contributions(
         &mut self,
         source: SourceRole<'_>,
@@ -116,7 +116,7 @@ pub(super) trait CatalogWrites {
         refs: &[&str],
     ) -> Result<Vec<StoredContribution>, StoreError>;
 
-    /// Store a merged entity again without an event.
+    /// Catalog a merged entity again without an event.
     async fn restate(
         &mut self,
         entity_ref: &str,
@@ -129,7 +129,7 @@ pub(super) trait CatalogWrites {
     /// become visible in order.
     async fn take_offsets(&mut self, count: i64) -> Result<i64, StoreError>;
 
-    /// Store merged entities, each with its latest event.
+    /// Catalog merged entities, each with its latest event.
     async fn write_entities(
         &mut self,
         rows: &[EntityRow<'_>],

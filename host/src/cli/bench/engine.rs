@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use weir::engine::{Engine, EngineOptions, Rest, SourceOptions};
-use weir::runtime::{Plugin, Runtime, RuntimeOptions, SourceSettings};
-use weir::store::{CycleRecord, Store, now_ms};
+use weir::engine::{Rest, SourceOptions, Supervisor, SupervisorOptions};
+use weir::runtime::{Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
+use weir::store::{Catalog, CycleRecord, now_ms};
 
 /// Time three cycles of the synthetic source through the engine: a first
 /// cycle into an empty catalog, the same cycle again (nothing changed), and
@@ -46,20 +46,20 @@ pub async fn bench(args: EngineBenchArgs) -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| weir::store::sqlite_url_for(&temp.path().join("bench.db")));
-    let store = Store::open(&url).await?;
+    let store = Catalog::open(&url).await?;
     println!("database: {url}");
     println!(
         "{} entities of ~{} bytes in pages of {}, burst interval 0",
         args.entities, args.entity_bytes, args.page_size
     );
-    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let runtime = PluginRuntime::new(RuntimeOptions::default())?;
     println!(
         "{:<40} {:>9} {:>12} {:>9} {:>9} {:>9}",
         "cycle", "seconds", "entities/s", "added", "updated", "removed"
     );
 
     let all = plugin(&runtime, &args, &bytes, args.entities, 0).await?;
-    let engine = Engine::start(store.clone(), vec![(all, options())], engine_options());
+    let engine = Supervisor::start(store.clone(), vec![(all, options())], engine_options());
     report("first cycle", &wait_for_cycle(&store, 1).await?);
     engine.trigger(SOURCE).await?;
     report(
@@ -70,7 +70,7 @@ pub async fn bench(args: EngineBenchArgs) -> anyhow::Result<()> {
 
     let kept = args.entities - args.entities / 20;
     let changed = plugin(&runtime, &args, &bytes, kept, 10).await?;
-    let engine = Engine::start(store.clone(), vec![(changed, options())], engine_options());
+    let engine = Supervisor::start(store.clone(), vec![(changed, options())], engine_options());
     engine.trigger(SOURCE).await?;
     report(
         "third cycle, 10% changed, 5% removed",
@@ -93,15 +93,15 @@ fn options() -> SourceOptions {
     }
 }
 
-fn engine_options() -> EngineOptions {
-    EngineOptions {
+fn engine_options() -> SupervisorOptions {
+    SupervisorOptions {
         poll: Duration::from_millis(20),
-        ..EngineOptions::default()
+        ..SupervisorOptions::default()
     }
 }
 
 async fn plugin(
-    runtime: &Runtime,
+    runtime: &PluginRuntime,
     args: &EngineBenchArgs,
     bytes: &[u8],
     count: u64,
@@ -131,7 +131,7 @@ struct TimedCycle {
 /// Wait until cycle `number` of the source is over; fail if it did not
 /// complete. The cycle's history row gives its start; its end is when the
 /// row appears, sweep included (the row's own end is its last page's).
-async fn wait_for_cycle(store: &Store, number: i64) -> anyhow::Result<TimedCycle> {
+async fn wait_for_cycle(store: &Catalog, number: i64) -> anyhow::Result<TimedCycle> {
     let started = Instant::now();
     loop {
         if let Some(cycle) = store

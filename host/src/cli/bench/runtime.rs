@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use weir::runtime::{Instrumentation, Plugin, Runtime, RuntimeOptions, SourceSettings};
+use weir::runtime::{Instrumentation, Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
 
 /// Measure the plugin runtime: compile time, cached load time, burst open
 /// time, and entities per second across the boundary for several page sizes,
@@ -40,7 +40,7 @@ pub async fn bench(args: RuntimeBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn bench_loading(args: &RuntimeBenchArgs, bytes: &[u8], cache: &Path) -> anyhow::Result<()> {
-    let uncached = Runtime::new(RuntimeOptions::default())?;
+    let uncached = PluginRuntime::new(RuntimeOptions::default())?;
     let compile = median_of(args.runs, || async {
         let started = Instant::now();
         uncached
@@ -185,8 +185,8 @@ fn synthetic_settings(args: &RuntimeBenchArgs, page_size: u64) -> SourceSettings
     settings
 }
 
-fn runtime(cache: &Path, instrumentation: Instrumentation) -> anyhow::Result<Runtime> {
-    Ok(Runtime::new(RuntimeOptions {
+fn runtime(cache: &Path, instrumentation: Instrumentation) -> anyhow::Result<PluginRuntime> {
+    Ok(PluginRuntime::new(RuntimeOptions {
         cache_dir: Some(cache.to_owned()),
         instrumentation,
     })?)

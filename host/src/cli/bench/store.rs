@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use weir::core::intake::Scope;
 use weir::engine::ingest_page;
-use weir::runtime::{Plugin, Runtime, RuntimeOptions, SourceSettings};
-use weir::store::{SourceRole, Store};
+use weir::runtime::{Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
+use weir::store::{Catalog, SourceRole};
+use weir_core::intake::Scope;
 
 /// Measure ingest into the store: a first ingest of the synthetic source, the
 /// same pages again unchanged, and a second source merging into the same
@@ -44,13 +44,13 @@ pub async fn bench(args: StoreBenchArgs) -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| weir::store::sqlite_url_for(&temp.path().join("bench.db")));
-    let store = Store::open(&url).await?;
+    let store = Catalog::open(&url).await?;
     println!("database: {url}");
     println!(
         "{} entities of ~{} bytes in pages of {}",
         args.entities, args.entity_bytes, args.page_size
     );
-    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let runtime = PluginRuntime::new(RuntimeOptions::default())?;
     let first = plugin(&runtime, &args, &bytes, 0).await?;
     let second = plugin(&runtime, &args, &bytes, 1).await?;
     let primary = SourceRole {
@@ -90,7 +90,7 @@ pub async fn bench(args: StoreBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn plugin(
-    runtime: &Runtime,
+    runtime: &PluginRuntime,
     args: &StoreBenchArgs,
     bytes: &[u8],
     seed: u64,
@@ -115,7 +115,11 @@ struct Timing {
     store: Duration,
 }
 
-async fn ingest(store: &Store, plugin: &Plugin, source: SourceRole<'_>) -> anyhow::Result<Timing> {
+async fn ingest(
+    store: &Catalog,
+    plugin: &Plugin,
+    source: SourceRole<'_>,
+) -> anyhow::Result<Timing> {
     let started = Instant::now();
     let mut in_store = Duration::ZERO;
     let mut burst = plugin.open_burst().await?;
