@@ -11,6 +11,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_logging(args.log_format);
+    // Fault injection for tests; nothing in a normal build.
+    let _failpoints = weir::failpoints::from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

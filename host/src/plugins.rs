@@ -19,7 +19,7 @@
 //! known); the version already running, if any, keeps running. A build the
 //! engine rolled back stays quarantined until its file changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -71,6 +71,8 @@ pub struct PluginsFolder {
     /// The state of each file when it was last handled (loaded or refused),
     /// so that it is not handled again until it changes.
     handled: BTreeMap<PathBuf, Signature>,
+    /// Symbolic links refused, so that each is reported once.
+    refused_links: BTreeSet<PathBuf>,
 }
 
 /// What runs from one file.
@@ -120,6 +122,7 @@ impl PluginsFolder {
             loaded: BTreeMap::new(),
             settling: BTreeMap::new(),
             handled: BTreeMap::new(),
+            refused_links: BTreeSet::new(),
         }
     }
 
@@ -146,15 +149,22 @@ impl PluginsFolder {
     /// Read the folder once and handle every file that settled; returns how
     /// long until a file still settling may have settled.
     pub async fn scan(&mut self) -> Duration {
-        let files = match plugin_files(&self.options.dir) {
-            Ok(files) => files,
+        let listing = match plugin_files(&self.options.dir) {
+            Ok(listing) => listing,
             Err(error) => {
                 warn!("{error}");
                 return self.options.rescan;
             }
         };
+        self.refuse_links(&listing.links).await;
+        let files = listing.plugins;
         let mut next = self.options.rescan;
         for file in &files {
+            // A manifest that is a link is refused with its plugin (reported
+            // above); a version already running keeps running.
+            if listing.links.contains(&file.with_extension("toml")) {
+                continue;
+            }
             let Some(signature) = signature(file) else {
                 continue;
             };
@@ -275,8 +285,7 @@ impl PluginsFolder {
             .manifest
             .as_deref()
             .map(|text| (manifest_path.as_path(), text));
-        let env = |name: &str| std::env::var(name).ok();
-        let source = match self.config.source_with_manifest(&stem, manifest, env) {
+        let source = match self.config.source_with_manifest(&stem, manifest) {
             Ok(source) => source,
             Err(config_error) => {
                 let message = match &previous {
@@ -295,8 +304,20 @@ impl PluginsFolder {
             Err(load_error) => return self.refuse(&label, &keeps(&load_error, "version")).await,
         };
         let provider = plugin.provider_name().to_owned();
+        if provider != source.provider_name {
+            let message = wrong_identity(file, &stem, &provider, &source.provider_name);
+            return self.refuse(&label, &message).await;
+        }
         if let Some(message) = self.name_taken(file, &provider) {
             return self.refuse(&provider, &message).await;
+        }
+        if !source.missing_secrets.is_empty() {
+            warn!(
+                source = %provider,
+                "the plugin asks for secrets the operator did not grant ({}); it reads none for \
+                 them (grant them in weir.toml's [sources.{stem}.secrets])",
+                source.missing_secrets.join(", ")
+            );
         }
         let loaded_in = started.elapsed();
         let from_cache = plugin.contract().from_cache;
@@ -322,6 +343,8 @@ impl PluginsFolder {
                     "plugin loaded"
                 );
                 self.push_keys.set(&provider, Some(push));
+                self.engine
+                    .report_missing_secrets(&provider, source.missing_secrets.clone());
                 let loaded = Loaded {
                     provider,
                     build: read.build,
@@ -374,6 +397,23 @@ impl PluginsFolder {
         }
     }
 
+    /// Record each symbolic link in the folder once as its source's error:
+    /// a plugin and its manifest must be regular files, so that what runs is
+    /// what the operator put in the folder.
+    async fn refuse_links(&mut self, links: &[PathBuf]) {
+        self.refused_links.retain(|link| links.contains(link));
+        for link in links {
+            if self.refused_links.insert(link.clone()) {
+                let message = format!(
+                    "{} is a symbolic link: plugins and their manifests must be regular files in \
+                     the plugins folder; it does not run",
+                    link.display()
+                );
+                self.refuse(&stem(link), &message).await;
+            }
+        }
+    }
+
     async fn refuse(&self, name: &str, message: &str) {
         error!(source = name, "{message}");
         self.engine.report_load_error(name, message).await;
@@ -420,19 +460,31 @@ fn watch(dir: &Path, nudge: mpsc::UnboundedSender<()>) -> Option<notify::Recomme
     Some(watcher)
 }
 
+/// What the plugins folder holds: its plugin files, and the symbolic links
+/// that stand where a plugin or a manifest would (refused, not followed).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PluginFiles {
+    /// Every `*.wasm` regular file, sorted.
+    pub plugins: Vec<PathBuf>,
+    /// Every `*.wasm` or `*.toml` symbolic link, sorted.
+    pub links: Vec<PathBuf>,
+}
+
 /// Every `*.wasm` file in `dir`, sorted; dot files and temporary files
-/// (`~`, `.tmp`, `.part`, `.swp`) are skipped. A missing folder is empty.
-pub fn plugin_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// (`~`, `.tmp`, `.part`, `.swp`) are skipped, and symbolic links are set
+/// apart. A missing folder is empty.
+pub fn plugin_files(dir: &Path) -> Result<PluginFiles, String> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(PluginFiles::default());
+        }
         Err(error) => return Err(format!("cannot read {}: {error}", dir.display())),
     };
-    let mut files = Vec::new();
+    let mut files = PluginFiles::default();
     for entry in entries {
-        let path = entry
-            .map_err(|error| format!("cannot read {}: {error}", dir.display()))?
-            .path();
+        let entry = entry.map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
+        let path = entry.path();
         let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
             continue;
         };
@@ -441,12 +493,34 @@ pub fn plugin_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
             || [".tmp", ".part", ".swp"]
                 .iter()
                 .any(|suffix| name.ends_with(suffix));
-        if !temporary && name.ends_with(".wasm") && path.is_file() {
-            files.push(path);
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if temporary {
+            continue;
+        }
+        if file_type.is_symlink() && (name.ends_with(".wasm") || name.ends_with(".toml")) {
+            files.links.push(path);
+        } else if file_type.is_file() && name.ends_with(".wasm") {
+            files.plugins.push(path);
         }
     }
-    files.sort();
+    files.plugins.sort();
+    files.links.sort();
     Ok(files)
+}
+
+/// Why `file` may not run: its plugin answers to `provider`, not to the
+/// name the operator expects for its stem.
+fn wrong_identity(file: &Path, stem: &str, provider: &str, expected: &str) -> String {
+    format!(
+        "{}: the plugin answers to provider name `{provider}`, but a plugin file named \
+         `{stem}.wasm` runs as `{expected}`; it does not run. A plugin runs under its file's \
+         name only, so that no file can take over another source's cursor, marks and \
+         entities: rename the file to `{provider}.wasm`, or map the name in weir.toml with \
+         [sources.{stem}] providerName = \"{provider}\"",
+        file.display()
+    )
 }
 
 /// A plugin's bytes and manifest as read once they settled.
@@ -496,9 +570,12 @@ async fn read_settled(file: &Path, signature: Signature) -> Option<ReadPlugin> {
     })
 }
 
+/// The plugin's and its manifest's size and modification time, not
+/// following links (a manifest that is a link counts as none here; the
+/// link itself is refused).
 fn signature(file: &Path) -> Option<Signature> {
     let stat = |path: &Path| {
-        std::fs::metadata(path)
+        std::fs::symlink_metadata(path)
             .ok()
             .filter(std::fs::Metadata::is_file)
             .map(|meta| Stat {
@@ -538,11 +615,11 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         let files = plugin_files(dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("a.wasm")]);
-        assert!(
-            plugin_files(&dir.path().join("missing"))
-                .unwrap()
-                .is_empty()
+        assert_eq!(files.plugins, vec![dir.path().join("a.wasm")]);
+        assert!(files.links.is_empty());
+        assert_eq!(
+            plugin_files(&dir.path().join("missing")).unwrap(),
+            PluginFiles::default()
         );
     }
 }

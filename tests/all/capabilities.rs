@@ -48,6 +48,7 @@ async fn serve_api(pages: u64) -> Api {
         .route("/items", get(items))
         .route("/status/{code}", get(status))
         .route("/hang", get(hang))
+        .route("/bytes/{count}", get(bytes))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -86,6 +87,14 @@ async fn status(
     state.hits.fetch_add(1, Ordering::Relaxed);
     let code = StatusCode::from_u16(code).expect("status code");
     (code, [("retry-after", "7")], "{}").into_response()
+}
+
+async fn bytes(
+    State(state): State<ApiState>,
+    axum::extract::Path(count): axum::extract::Path<usize>,
+) -> Response {
+    state.hits.fetch_add(1, Ordering::Relaxed);
+    vec![b'x'; count].into_response()
 }
 
 async fn hang(State(state): State<ApiState>) -> Response {
@@ -495,5 +504,101 @@ async fn bench_outbound_requests_per_second() {
         elapsed.as_secs_f64(),
         requests as f64 / elapsed.as_secs_f64(),
         after.bytes_received - before.bytes_received,
+    );
+}
+
+/// The one entity named `name` of a hostile plugin's page, and its description.
+fn description_of(entities: &[Value], name: &str) -> String {
+    entities
+        .iter()
+        .find(|e| e["metadata"]["name"] == name)
+        .and_then(|e| e["metadata"]["description"].as_str())
+        .unwrap_or_else(|| panic!("no entity {name} in {entities:#?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_flood_of_outbound_requests_is_capped_per_instance() {
+    let api = serve_api(1).await;
+    let runtime = runtime();
+    let config = [("requests", "10000"), ("url", &api.url("/items"))];
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_HOSTILE,
+        settings(&config, api.grant(true)),
+    )
+    .await;
+    let (entities, _) = cycle(&plugin).await;
+    let cap = weir::runtime::DEFAULT_MAX_CONCURRENT_REQUESTS;
+    assert_eq!(
+        description_of(&entities, "hostile-requests"),
+        format!(
+            "{cap} × HTTP 200; {} × connection-limit-reached",
+            10_000 - cap
+        )
+    );
+    assert_eq!(
+        api.hits(),
+        cap as u64,
+        "only the admitted requests were sent"
+    );
+    assert_eq!(plugin.outbound_stats().denied, (10_000 - cap) as u64);
+    assert_host_carries_on(&runtime, &api).await;
+}
+
+#[tokio::test]
+async fn a_response_longer_than_the_grant_is_cut_off_in_the_guest() {
+    let api = serve_api(1).await;
+    let runtime = runtime();
+    let two_mib = api.url(&format!("/bytes/{}", 2 << 20));
+    let read = |max_response_bytes: u64| {
+        let grant = OutboundGrant {
+            max_response_bytes,
+            ..api.grant(true)
+        };
+        let plugin = load(
+            &runtime,
+            guests::PLUGIN_HOSTILE,
+            settings(&[("read-url", &two_mib)], grant),
+        );
+        async move { description_of(&cycle(&plugin.await).await.0, "hostile-read") }
+    };
+    let refused = read(1 << 20).await;
+    assert!(
+        refused.starts_with("refused: ")
+            && refused.contains("HTTP response body size exceeds limit: 1048576 bytes"),
+        "{refused}"
+    );
+    assert_eq!(read(4 << 20).await, format!("read {} bytes", 2 << 20));
+}
+
+#[tokio::test]
+async fn a_huge_log_line_is_cut_and_cannot_forge_a_line_of_the_hosts_log() {
+    host_log();
+    let runtime = runtime();
+    let config = [("log-bytes", "100000000"), ("provider-name", "log-forger")];
+    let plugin = load(
+        &runtime,
+        guests::PLUGIN_HOSTILE,
+        settings(&config, OutboundGrant::default()),
+    )
+    .await;
+    cycle(&plugin).await;
+    let lines = log_lines_with("admin token accepted");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    assert!(
+        line.contains("log-forger"),
+        "attributed to the source: {line}"
+    );
+    assert!(
+        line.contains("hostile\\n2026-01-01T00:00:00Z  INFO weir: admin token accepted\\u{1b}[31m"),
+        "escaped: {line}"
+    );
+    assert!(line.len() < 5000, "cut: {} bytes", line.len());
+    assert!(
+        line.contains("… (cut; 100000000 bytes in all)"),
+        "{}",
+        &line[line.len() - 80..]
     );
 }

@@ -1396,3 +1396,152 @@ async fn expiry(ctx: Ctx) {
 async fn a_source_no_longer_run_expires_after_its_grace_period() {
     each_backend("expiry", expiry).await;
 }
+
+/// A failpoint set for as long as it lives, removed even when the test
+/// panics (failpoints are the whole test binary's: each test here names the
+/// one source its failpoint hits).
+struct Failpoint(&'static str);
+
+impl Failpoint {
+    fn set(name: &'static str, action: &str) -> Failpoint {
+        fail::cfg(name, action).unwrap_or_else(|e| panic!("failpoint {name}: {e}"));
+        Failpoint(name)
+    }
+}
+
+impl Drop for Failpoint {
+    fn drop(&mut self) {
+        fail::remove(self.0);
+    }
+}
+
+/// A source whose task panics (a failpoint inside its runner) is recorded as
+/// failing, shows as backing off, and restarts once the fault is gone,
+/// while the other sources go on ingesting.
+#[tokio::test]
+async fn a_panicking_source_task_is_recorded_and_restarted_while_the_others_ingest() {
+    each_backend("panic", |ctx| async move {
+        let victim = format!("panics-on-{}", ctx.backend);
+        let panicking = ctx
+            .load(guests::PLUGIN_HOSTILE, &[("provider-name", &victim)])
+            .await;
+        let other = ctx.synthetic(&[("count", "40"), ("page-size", "20")]).await;
+        let options = SourceOptions {
+            backoff: vec![Duration::from_millis(300)],
+            ..quick()
+        };
+        let failpoint = Failpoint::set("weir::burst", &format!("return({victim})"));
+        let engine = ctx.start(vec![(panicking, options), (other, quick())]);
+        let other_cycle = wait_cycle_end(&ctx.store, "synthetic", 1).await;
+        assert_eq!(other_cycle.outcome, "completed", "{other_cycle:#?}");
+        let status = wait_until(&ctx.store, &victim, "the panic to be recorded", |seen| {
+            let status = seen.status.as_ref()?;
+            let panicked = status
+                .last_error
+                .as_deref()
+                .is_some_and(|error| error.contains("its task panicked"));
+            (panicked && status.phase == Phase::BackingOff).then(|| status.clone())
+        })
+        .await;
+        assert!(
+            status.lease_owner.is_none(),
+            "the lease is released: {status:#?}"
+        );
+        drop(failpoint);
+        let cycle = wait_cycle_end(&ctx.store, &victim, 1).await;
+        assert_eq!(cycle.outcome, "completed", "it restarted: {cycle:#?}");
+        engine.shutdown().await;
+    })
+    .await;
+}
+
+/// A store that fails every commit of a new version on trial (a failpoint:
+/// the database not answering) neither rolls the version back nor ends the
+/// cycle, even past the last back-off step: once commits go through again,
+/// the cycle goes on from its stored cursor and completes.
+#[tokio::test]
+async fn store_failures_during_a_trial_neither_roll_it_back_nor_end_the_cycle() {
+    each_backend("store failures in a trial", |ctx| async move {
+        // A name of its own: the failpoint is the whole test binary's.
+        let name = format!("commits-fail-on-{}", ctx.backend);
+        let config = [("provider-name", name.as_str()), ("pages", "40")];
+        let options = SourceOptions {
+            backoff: vec![Duration::from_millis(20), Duration::from_millis(50)],
+            ..quick()
+        };
+        let first = ctx.load(guests::PLUGIN_HOSTILE, &config).await;
+        let engine = ctx.start(vec![(first, options.clone())]);
+        wait_until(&ctx.store, &name, "two pages", |seen| {
+            (seen.status.as_ref()?.totals.pages >= 2).then_some(())
+        })
+        .await;
+        let failpoint = Failpoint::set("weir::commit", &format!("return({name})"));
+        let second = ctx.load(guests::PLUGIN_HOSTILE, &config).await;
+        engine.replace(second, options).expect("replace");
+        let during = wait_until(&ctx.store, &name, "many failed commits", |seen| {
+            let status = seen.status.as_ref()?;
+            (status.failures > i64::from(weir::engine::TRIAL_FAILURES) + 3).then(|| status.clone())
+        })
+        .await;
+        drop(failpoint);
+        let reload = engine.reload_statuses()[&name].clone();
+        assert_eq!(reload.quarantined, None, "not rolled back: {reload:#?}");
+        assert_eq!(during.cycle, 1, "the cycle is kept: {during:#?}");
+        assert!(during.cursor.is_some(), "its cursor is kept: {during:#?}");
+        let cycle = wait_cycle_end(&ctx.store, &name, 1).await;
+        assert_eq!(cycle.outcome, "completed", "{cycle:#?}");
+        assert_eq!(cycle.totals.pages, 40, "{cycle:#?}");
+        let reload = engine.reload_statuses()[&name].clone();
+        assert_eq!(
+            (reload.reloads, reload.quarantined.as_deref()),
+            (1, None),
+            "{reload:#?}"
+        );
+        engine.shutdown().await;
+    })
+    .await;
+}
+/// PostgreSQL taken down under a new version on trial (every connection
+/// terminated, new ones refused) and brought back: the version is not
+/// rolled back and the cycle completes from its stored cursor.
+#[tokio::test]
+async fn a_postgres_outage_during_a_trial_is_waited_out() {
+    let Some((db, url)) = TestDb::postgres().await else {
+        return;
+    };
+    let store = Catalog::open(&url).await.unwrap();
+    let runtime = Arc::new(PluginRuntime::new(RuntimeOptions::default()).unwrap());
+    let ctx = Ctx {
+        store: store.clone(),
+        runtime,
+        backend: "postgres",
+    };
+    let name = "synthetic";
+    let config = [("count", "200"), ("page-size", "10")];
+    let options = SourceOptions {
+        backoff: vec![Duration::from_millis(50), Duration::from_millis(100)],
+        ..quick()
+    };
+    let engine = ctx.start(vec![(ctx.synthetic(&config).await, options.clone())]);
+    wait_until(&store, name, "two pages", |seen| {
+        (seen.status.as_ref()?.totals.pages >= 2).then_some(())
+    })
+    .await;
+    engine
+        .replace(ctx.synthetic(&config).await, options)
+        .expect("replace");
+    db.deny_connections().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    db.allow_connections().await;
+    let cycle = wait_cycle_end(&store, name, 1).await;
+    assert_eq!(cycle.outcome, "completed", "{cycle:#?}");
+    assert_eq!(ctx.refs().await.len(), 200);
+    let reload = engine.reload_statuses()[name].clone();
+    assert_eq!(
+        (reload.reloads, reload.quarantined.as_deref()),
+        (1, None),
+        "{reload:#?}"
+    );
+    engine.shutdown().await;
+    db.drop_database().await;
+}

@@ -1824,7 +1824,11 @@ async fn bench_http() {
         let started = Instant::now();
         let (mut offset, mut rows) = (0, 0);
         loop {
-            let page = store.event_texts(offset, 10_000, &[]).await.unwrap();
+            let page = store
+                .event_texts(offset, 10_000, i64::MAX, &[])
+                .await
+                .unwrap()
+                .events;
             let Some(last) = page.last() else { break };
             offset = last.offset;
             rows += page.len();

@@ -9,10 +9,12 @@ mod cli;
 mod engine;
 mod http;
 mod layers;
+mod process;
 mod reload;
 mod runtime;
 mod serve;
 mod store;
+mod trust;
 mod validate;
 
 /// The guest components `tests/build.rs` built, one `&str` constant (the

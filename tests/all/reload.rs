@@ -41,7 +41,8 @@ impl Folder {
         let store = Catalog::open(&url).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        let config = Config::parse(config, Path::new("weir.toml"), |_| None).unwrap();
+        let env = |name: &str| std::env::var(name).ok();
+        let config = Config::parse(config, Path::new("weir.toml"), env).unwrap();
         let runtime = Arc::new(
             PluginRuntime::new(RuntimeOptions {
                 cache_dir: Some(std::env::temp_dir().join("weir-reload-test-cache")),
@@ -179,7 +180,6 @@ burstLength = "1ms"
 burstInterval = "{interval}"
 restLength = "1h"
 backoff = ["50ms"]
-expireAfter = "1h"
 
 [config]
 count = 200
@@ -302,7 +302,9 @@ async fn a_slow_chunked_copy_is_never_loaded_half_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_file_beside_a_good_one_and_duplicate_provider_names_are_refused() {
-    let folder = Folder::start("").await;
+    // `twin.wasm` answers to `synthetic` too, which the operator lets it
+    // (were it not so mapped, it would be refused for its name alone).
+    let folder = Folder::start("[sources.twin]\nproviderName = \"synthetic\"\n").await;
     folder.put("broken.wasm", b"\0asm this is not a component");
     folder.put("synthetic.toml", manifest(0, "0s").as_bytes());
     folder.put("synthetic.wasm", &std::fs::read(guests::SYNTHETIC).unwrap());
@@ -627,14 +629,14 @@ entity-bytes = 200
     folder.stop().await;
 }
 
-/// How a source's pushes authenticate follows its manifest as plugins come,
-/// change and go, without a restart.
+/// How a source's pushes authenticate follows the plugins folder, without a
+/// restart: a plugin dropped in gets the operator's `[push]` settings, a
+/// removed one's are gone, and a manifest cannot set them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_authentication_follows_the_plugins_folder() {
-    let folder = Folder::start("").await;
     // The token is read from an environment variable every test run has
     // (long enough for a token).
-    folder.put("pushing.toml", b"[push]\ntoken = \"PATH\"\n");
+    let folder = Folder::start("[sources.pushing.push]\ntoken = \"PATH\"\n").await;
     folder.put(
         "pushing.wasm",
         &std::fs::read(guests::PLUGIN_PUSHING).unwrap(),
@@ -648,16 +650,21 @@ async fn push_authentication_follows_the_plugins_folder() {
         })
         .await;
 
-    // A manifest without `[push]`: pushes need the admin token again.
-    folder.put("pushing.toml", b"priority = 1\n");
+    // A manifest asking for push settings is refused; what runs keeps its own.
+    folder.put("pushing.toml", b"[push]\ntoken = \"HOME\"\n");
     folder
-        .until("the push token is gone", async || {
+        .until("the manifest is refused", async || {
             folder
-                .push_keys
-                .get("pushing")
-                .is_some_and(|auth| auth.token.is_none())
+                .last_error("pushing")
+                .is_some_and(|error| error.contains("push: only the operator sets this"))
         })
         .await;
+    assert!(
+        folder
+            .push_keys
+            .get("pushing")
+            .is_some_and(|auth| auth.token.is_some())
+    );
 
     std::fs::remove_file(folder.path("pushing.wasm")).unwrap();
     folder

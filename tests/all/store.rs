@@ -468,7 +468,7 @@ async fn a_process_killed_mid_ingest_leaves_only_whole_pages() {
 async fn real_plugin_pages(store: &Catalog) {
     use weir::engine::ingest_page;
     use weir::runtime::{PluginRuntime, RuntimeOptions, SourceSettings};
-    use weir_core::intake::Scope;
+    use weir_core::intake::Admission;
 
     let runtime = PluginRuntime::new(RuntimeOptions::default()).unwrap();
     let cycle = |seed: &'static str| {
@@ -491,7 +491,7 @@ async fn real_plugin_pages(store: &Catalog) {
                     ingest_page(
                         store,
                         source("synthetic", 1),
-                        &Scope::default(),
+                        &Admission::anything_up_to(1 << 20),
                         page.entities.clone(),
                     )
                     .await
@@ -549,7 +549,11 @@ async fn ingest_cycle(
     let mut cursor = None;
     loop {
         let page = burst.next(cursor.as_ref()).await.unwrap();
-        let outcome = weir::engine::ingest_page(store, role, scope, page.entities.clone())
+        let admission = weir_core::intake::Admission {
+            scope: scope.clone(),
+            max_entity_bytes: weir::runtime::Limits::default().max_entity_bytes,
+        };
+        let outcome = weir::engine::ingest_page(store, role, &admission, page.entities.clone())
             .await
             .unwrap();
         total.absorb(outcome);
@@ -834,4 +838,53 @@ async fn marks_cleared_per_source(store: &Catalog) {
 #[tokio::test]
 async fn clearing_a_sources_marks_leaves_the_others() {
     each_backend!(marks_cleared_per_source);
+}
+
+/// A page of the event log is bounded in text as well as in count: a page
+/// of large entities is cut short (and says so), and reading on from its
+/// last offset delivers every event once.
+async fn event_pages_bounded_in_size(store: &Catalog) {
+    let description = "x".repeat(100_000);
+    let page: Vec<Contribution> = (0..10)
+        .map(|i| {
+            let mut entity = component(&format!("large-{i}"), "team", json!({}));
+            entity["metadata"]["description"] = json!(description);
+            contribution(entity)
+        })
+        .collect();
+    store.apply_page(source("s", 0), page, &[]).await.unwrap();
+    let (mut offset, mut seen, mut pages) = (0, Vec::new(), 0);
+    loop {
+        let page = store.event_texts(offset, 1000, 250_000, &[]).await.unwrap();
+        let Some(last) = page.events.last() else {
+            break;
+        };
+        pages += 1;
+        assert!(
+            page.events.len() <= 3,
+            "{} events in one page",
+            page.events.len()
+        );
+        assert_eq!(
+            page.cut_short,
+            last.offset < 10,
+            "page ending at {}",
+            last.offset
+        );
+        offset = last.offset;
+        seen.extend(page.events.into_iter().map(|event| event.entity_ref));
+    }
+    assert_eq!(seen.len(), 10);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 10);
+    assert_eq!(
+        pages, 4,
+        "three events of 100 KB fit under 250 K characters"
+    );
+    let one = store.event_texts(0, 1000, 1, &[]).await.unwrap();
+    assert_eq!(one.events.len(), 1, "the first event is always in the page");
+}
+
+#[tokio::test]
+async fn event_pages_are_bounded_in_size_as_well_as_count() {
+    each_backend!(event_pages_bounded_in_size);
 }

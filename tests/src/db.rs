@@ -84,6 +84,44 @@ impl TestDb {
         }
     }
 
+    /// Take the PostgreSQL database down for its clients: new connections are
+    /// refused and every open one is terminated, until
+    /// [`TestDb::allow_connections`]. (SQLite has no server to take down.)
+    pub async fn deny_connections(&self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            admin(
+                admin_url,
+                &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+            )
+            .await;
+            admin(
+                admin_url,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            )
+            .await;
+        }
+    }
+
+    /// Let clients connect to the PostgreSQL database again.
+    pub async fn allow_connections(&self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            admin(
+                admin_url,
+                &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+            )
+            .await;
+        }
+    }
+
     /// Drop the PostgreSQL database (closing whatever connections remain);
     /// for SQLite, remove the directory.
     pub async fn drop_database(mut self) {

@@ -17,7 +17,28 @@ use super::validation::validate;
 pub struct Scope {
     /// Lower-case kind names, e.g. `component`.
     pub kinds: Vec<String>,
+    /// Namespaces, e.g. `default`.
     pub namespaces: Vec<String>,
+}
+
+/// What an entity of a source must be to be taken in: within the source's
+/// scope, and no larger than its largest entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The kinds and namespaces the source may emit.
+    pub scope: Scope,
+    /// The largest entity, in bytes of JSON text.
+    pub max_entity_bytes: usize,
+}
+
+impl Admission {
+    /// Any kind, any namespace, and entities of up to `max_entity_bytes`.
+    pub fn anything_up_to(max_entity_bytes: usize) -> Self {
+        Admission {
+            scope: Scope::default(),
+            max_entity_bytes,
+        }
+    }
 }
 
 /// One valid entity from a source, ready to store.
@@ -88,13 +109,13 @@ pub fn hash_texts(entities: Vec<SourcedEntity>, first: usize, read_refs: bool) -
 }
 
 /// Sort entities of a page from `source` into contributions and rejections.
-pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity>) -> Intake {
+pub fn take_in(source: &str, admission: &Admission, entities: Vec<PageEntity>) -> Intake {
     let mut intake = Intake {
         contributions: Vec::with_capacity(entities.len()),
         rejected: Vec::new(),
     };
     for entity in entities {
-        match take_one(source, scope, entity) {
+        match take_one(source, admission, entity) {
             Ok(contribution) => intake.contributions.push(contribution),
             Err(rejection) => intake.rejected.push(rejection),
         }
@@ -104,7 +125,7 @@ pub fn take_in(source: &str, scope: &Scope, entities: Vec<PageEntity>) -> Intake
 
 fn take_one(
     source: &str,
-    scope: &Scope,
+    admission: &Admission,
     page_entity: PageEntity,
 ) -> Result<Contribution, Rejection> {
     let PageEntity {
@@ -113,6 +134,23 @@ fn take_one(
         raw_hash,
         ..
     } = page_entity;
+    let bytes = sourced.json().len();
+    if bytes > admission.max_entity_bytes {
+        // Refused before it is parsed; the ref its text names (read from
+        // its front) says which entity it was.
+        let entity_ref = named_ref(sourced.json());
+        let which = entity_ref
+            .clone()
+            .unwrap_or_else(|| format!("entity #{index} of the page"));
+        return Err(Rejection {
+            entity_ref,
+            reason: format!(
+                "source `{source}`: {which}: the entity is {bytes} bytes of JSON, above the \
+                 limit of {} bytes (limits.maxEntityBytes)",
+                admission.max_entity_bytes
+            ),
+        });
+    }
     // The runtime checked the text is a JSON object; this cannot fail but
     // for a bug, and then it is reported like any other bad entity.
     let entity = Json::parse(sourced.json()).map_err(|error| Rejection {
@@ -136,7 +174,8 @@ fn take_one(
         ),
     })?;
     let entity_ref = valid.entity_ref();
-    if let Some(reason) = out_of_scope(scope, entity_ref.kind(), entity_ref.namespace()) {
+    if let Some(reason) = out_of_scope(&admission.scope, entity_ref.kind(), entity_ref.namespace())
+    {
         return Err(Rejection {
             entity_ref: Some(entity_ref.to_string()),
             reason: format!("source `{source}`: {entity_ref}: {reason}"),
@@ -175,6 +214,45 @@ fn out_of_scope(scope: &Scope, kind: &str, namespace: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sourced::{PluginBuild, SourcedEntity};
+
+    fn page_entity(json: String) -> PageEntity {
+        let sourced = SourcedEntity::new(json, None, PluginBuild::of(b"test"));
+        hash_texts(vec![sourced], 0, false).remove(0)
+    }
+
+    #[test]
+    fn an_entity_above_the_size_limit_is_refused_with_its_ref_and_size() {
+        let description = "x".repeat(2000);
+        let json = format!(
+            r#"{{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{{"name":"big","description":"{description}"}},"spec":{{"type":"service","lifecycle":"production","owner":"team"}}}}"#
+        );
+        let bytes = json.len();
+        let intake = take_in(
+            "s",
+            &Admission::anything_up_to(1024),
+            vec![page_entity(json.clone())],
+        );
+        assert!(intake.contributions.is_empty());
+        let rejection = &intake.rejected[0];
+        assert_eq!(
+            rejection.entity_ref.as_deref(),
+            Some("component:default/big")
+        );
+        assert_eq!(
+            rejection.reason,
+            format!(
+                "source `s`: component:default/big: the entity is {bytes} bytes of JSON, above \
+                 the limit of 1024 bytes (limits.maxEntityBytes)"
+            )
+        );
+        let intake = take_in(
+            "s",
+            &Admission::anything_up_to(bytes),
+            vec![page_entity(json)],
+        );
+        assert_eq!(intake.contributions.len(), 1, "{:?}", intake.rejected);
+    }
 
     #[test]
     fn scope_limits_kinds_and_namespaces() {

@@ -4,19 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use weir::config::{Config, SourceConfig};
-use weir::runtime::SourceSettings;
 
 use super::SourceArgs;
 
 /// Load and validate a plugin: print its provider name, the contract version
 /// it implements, the interfaces it imports, and the settings `weir serve`
-/// would give it: its manifest (`NAME.toml` beside `NAME.wasm`) under the
-/// config's `[sources.NAME]`, with the outbound grant both allow. Exits
-/// non-zero, naming the cause, when the file is not a usable Weir source or
-/// its manifest is invalid.
+/// would give it: for each, what its manifest (`NAME.toml` beside
+/// `NAME.wasm`) asks, what the config's `[sources.NAME]` grants, and what
+/// the source gets. Exits non-zero, naming the cause, when the file is not
+/// a usable Weir source or its manifest is invalid.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The plugin's `.wasm` file.
@@ -42,6 +41,19 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let contract = plugin.contract();
     println!("file:      {}", plugin.file().display());
     println!("provider:  {}", plugin.provider_name());
+    if let Some(source) = &effective
+        && plugin.provider_name() != source.provider_name
+    {
+        println!(
+            "identity:  `weir serve` refuses this file: a plugin named {} runs only as \
+             provider `{}` (rename the file `{}.wasm`, or map it with providerName)",
+            args.plugin
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
+            source.provider_name,
+            plugin.provider_name()
+        );
+    }
     println!("contract:  weir:source@{}", contract.version);
     println!("build:     {}", plugin.build());
     println!(
@@ -76,11 +88,10 @@ fn effective_settings(args: &CheckArgs) -> anyhow::Result<Option<SourceConfig>> 
     let Some(stem) = args.plugin.file_stem().and_then(|stem| stem.to_str()) else {
         return Ok(None);
     };
-    let env = |name: &str| std::env::var(name).ok();
-    let config = Config::load(args.config_file.as_deref(), env)?;
+    let config = Config::load(args.config_file.as_deref(), |name| std::env::var(name).ok())?;
     let manifest_path = args.plugin.with_extension("toml");
     let manifest = read_manifest(&manifest_path)?;
-    if manifest.is_none() && !config.sources.contains_key(stem) {
+    if manifest.is_none() && !config.has_section(stem) {
         return Ok(None);
     }
     let source = config.source_with_manifest(
@@ -88,86 +99,81 @@ fn effective_settings(args: &CheckArgs) -> anyhow::Result<Option<SourceConfig>> 
         manifest
             .as_deref()
             .map(|text| (manifest_path.as_path(), text)),
-        env,
     )?;
     println!(
         "settings:  {}{}",
         if manifest.is_some() {
-            format!("manifest {}", manifest_path.display())
+            format!(
+                "manifest {} (what the plugin asks)",
+                manifest_path.display()
+            )
         } else {
             "no manifest".to_owned()
         },
-        if config.sources.contains_key(stem) {
-            format!(", overridden by [sources.{stem}]")
+        if config.has_section(stem) {
+            format!(", within [sources.{stem}] (what the operator grants)")
         } else {
-            String::new()
+            ", within the operator's defaults (no [sources.".to_owned() + stem + "])"
         }
     );
     Ok(Some(source))
 }
 
 fn read_manifest(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
-fn print_settings(source: &SourceConfig) {
-    let SourceSettings {
-        config,
-        secrets,
-        limits,
-        outbound,
-    } = &source.settings;
-    let options = &source.options;
-    println!("effective settings:");
-    println!("  priority:        {}", options.priority);
-    println!(
-        "  bursts:          {} long, {} apart",
-        humantime::format_duration(options.burst_length),
-        humantime::format_duration(options.burst_interval)
-    );
-    println!(
-        "  limits:          {} fuel, {} deadline, {} bytes of memory",
-        limits.fuel,
-        humantime::format_duration(limits.deadline),
-        limits.max_memory_bytes
-    );
-    println!(
-        "  config keys:     {}",
-        list(config.keys().map(String::as_str))
-    );
-    println!(
-        "  secrets:         {}",
-        list(secrets.keys().map(String::as_str))
-    );
-    let hosts: Vec<String> = outbound.hosts.iter().map(ToString::to_string).collect();
-    println!(
-        "  outbound HTTP:   {}{}",
-        list(hosts.iter().map(String::as_str)),
-        if outbound.hosts.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (private networks {}; request timeout {})",
-                if outbound.allow_private {
-                    "allowed"
-                } else {
-                    "blocked"
-                },
-                humantime::format_duration(outbound.request_timeout)
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            bail!(
+                "{} is a symbolic link: `weir serve` refuses a manifest (and its plugin) that is \
+                 not a regular file",
+                path.display()
             )
         }
-    );
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read {}", path.display()));
+        }
+    }
+    std::fs::read_to_string(path)
+        .map(Some)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let items: Vec<&str> = items.collect();
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
+/// Each setting: what the manifest asked, what the operator granted, and
+/// what the source gets; then the secrets asked for and not granted.
+fn print_settings(source: &SourceConfig) {
+    let headers = ["setting", "manifest asks", "operator grants", "source gets"];
+    let rows: Vec<[&str; 4]> = source
+        .grants
+        .iter()
+        .map(|grant| {
+            [
+                grant.key.as_str(),
+                grant.asked.as_deref().unwrap_or("-"),
+                grant.granted.as_str(),
+                grant.effective.as_str(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&headers).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("  {}", cells.join("  ").trim_end());
+    }
+    if !source.missing_secrets.is_empty() {
+        println!(
+            "missing secrets: {} (the manifest asks for them; the operator grants none in \
+             [sources.NAME.secrets], so the source reads none)",
+            source.missing_secrets.join(", ")
+        );
     }
 }

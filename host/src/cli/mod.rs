@@ -99,6 +99,7 @@ impl SourceArgs {
                 hosts: self.allow_hosts.clone(),
                 allow_private: self.allow_private_networks,
                 request_timeout: self.request_timeout.0,
+                ..OutboundGrant::default()
             },
         }
     }
@@ -130,6 +131,10 @@ struct LimitArgs {
     /// Largest cursor, in bytes of JSON.
     #[arg(long, value_name = "SIZE", default_value_t = SizeArg(Limits::default().max_cursor_bytes))]
     max_cursor_bytes: SizeArg,
+
+    /// Largest entity, in bytes of JSON (a larger one is refused on its own).
+    #[arg(long, value_name = "SIZE", default_value_t = SizeArg(Limits::default().max_entity_bytes))]
+    max_entity_bytes: SizeArg,
 }
 
 impl LimitArgs {
@@ -141,6 +146,7 @@ impl LimitArgs {
             max_entities_per_page: self.max_entities_per_page,
             max_page_bytes: self.max_page_bytes.0,
             max_cursor_bytes: self.max_cursor_bytes.0,
+            max_entity_bytes: self.max_entity_bytes.0,
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
 use weir::engine::ingest_page;
 use weir::runtime::{CallStats, Cursor, Page, Plugin};
 use weir::store::{Catalog, PageOutcome, SourceRole};
-use weir_core::intake::Scope;
+use weir_core::intake::Admission;
 
 use super::SourceArgs;
 
@@ -108,7 +108,9 @@ async fn run_cycle(
                             owner_rule: false,
                         };
                         let entities = std::mem::take(&mut page.entities);
-                        let outcome = ingest_page(store, role, &Scope::default(), entities).await?;
+                        let max_entity_bytes = plugin.settings().limits.max_entity_bytes;
+                        let admission = Admission::anything_up_to(max_entity_bytes);
+                        let outcome = ingest_page(store, role, &admission, entities).await?;
                         add_outcome(
                             progress.stored.get_or_insert_with(Default::default),
                             outcome,

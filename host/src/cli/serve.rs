@@ -142,16 +142,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// A `[sources.NAME]` section without a `NAME.wasm` in the folder (yet).
 fn warn_unused_sections(config: &Config) {
     let files = match plugin_files(&config.plugins) {
-        Ok(files) => files,
+        Ok(files) => files.plugins,
         Err(error) => {
             warn!("{error}");
             return;
         }
     };
-    for name in config.sources.keys() {
+    for name in config.section_names() {
         if !files
             .iter()
-            .any(|file| file.file_stem().is_some_and(|stem| stem == name.as_str()))
+            .any(|file| file.file_stem().is_some_and(|stem| stem == name))
         {
             warn!(
                 "[sources.{name}] is configured but {} has no {name}.wasm (yet)",

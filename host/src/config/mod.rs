@@ -19,9 +19,11 @@
 //! `weir.toml: sources.github.burstLength: invalid duration "3 parsecs": …`.
 //! Secret values never appear in an error or in `Debug` output.
 
+mod grant;
 mod manifest;
 mod raw;
 mod read;
+mod section;
 #[cfg(test)]
 mod tests;
 
@@ -33,9 +35,11 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::SourceOptions;
 use crate::http::{HttpSettings, PushAuth};
-use crate::runtime::SourceSettings;
+use crate::runtime::{Limits, SourceSettings};
 
+pub use grant::SettingGrant;
 use read::{Key, Reader};
+use section::SourceSection;
 
 /// The file read when no `--config` path is given, if it exists.
 const DEFAULT_FILE: &str = "weir.toml";
@@ -55,21 +59,30 @@ pub struct Config {
     /// map is empty here: each source's [`SourceConfig::push`] is keyed by
     /// provider name once the plugins are loaded.
     pub http: HttpSettings,
-    /// The configured sources, by plugin file stem.
-    pub sources: BTreeMap<String, SourceConfig>,
-    /// The `[sources.NAME]` tables as written, merged over each plugin's
-    /// manifest key by key ([`Config::source_with_manifest`]).
-    source_tables: BTreeMap<String, toml::Table>,
+    /// Every source's budgets unless its own section sets them (`[limits]`
+    /// over [`Limits::default`]): the ceilings a manifest may ask under.
+    pub limits: Limits,
+    /// The operator's `[sources.NAME]` sections, by plugin file stem.
+    sections: BTreeMap<String, SourceSection>,
 }
 
-/// One source's configuration: how the engine drives it, and what the
-/// runtime grants it.
+/// One source's configuration, as the operator granted it: how the engine
+/// drives it, and what the runtime grants it.
 #[derive(Debug, Clone, Default)]
 pub struct SourceConfig {
+    /// The provider name its plugin must answer with: the file stem, or the
+    /// operator's `providerName`.
+    pub provider_name: String,
     pub options: SourceOptions,
     pub settings: SourceSettings,
     /// How pushed events to this source authenticate.
     pub push: PushAuth,
+    /// Each setting: what the manifest asked, what the operator granted, and
+    /// what the source gets (`weir check` prints it).
+    pub grants: Vec<SettingGrant>,
+    /// Secrets the manifest named and the operator did not grant: the
+    /// source reads none for them.
+    pub missing_secrets: Vec<String>,
 }
 
 /// Why the configuration could not be loaded. Each names the file (or the
@@ -145,10 +158,21 @@ impl Config {
         Ok(config)
     }
 
-    /// The configuration of the source `name`: its `[sources.NAME]` section,
-    /// or every default when it has none.
-    pub fn source(&self, name: &str) -> SourceConfig {
-        self.sources.get(name).cloned().unwrap_or_default()
+    /// The configuration of the plugin whose file stem is `stem`, without a
+    /// manifest: its `[sources.STEM]` section, or every default when it has
+    /// none (see [`Config::source_with_manifest`]).
+    pub fn source(&self, stem: &str) -> SourceConfig {
+        grant::operator_only(stem, self.sections.get(stem), &self.limits)
+    }
+
+    /// Whether the operator wrote a `[sources.STEM]` section.
+    pub fn has_section(&self, stem: &str) -> bool {
+        self.sections.contains_key(stem)
+    }
+
+    /// The file stems of the operator's `[sources.NAME]` sections.
+    pub fn section_names(&self) -> impl Iterator<Item = &str> {
+        self.sections.keys().map(String::as_str)
     }
 }
 
@@ -229,7 +253,8 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("max_concurrent_bursts", &self.max_concurrent_bursts)
             .field("http", &self.http)
-            .field("sources", &self.sources)
+            .field("limits", &self.limits)
+            .field("sections", &self.sections)
             .finish()
     }
 }

@@ -1,6 +1,7 @@
-//! The shape of `weir.toml`, one struct per table. Serde checks the keys
-//! (camelCase, unknown ones refused); every value stays a [`Value`] so that
-//! [`super::read`] converts it with an error naming the key.
+//! The shape of `weir.toml` and of a plugin's manifest, one struct per
+//! table. Serde checks the keys (camelCase, unknown ones refused); every
+//! value stays a [`Value`] so that [`super::read`] converts it with an error
+//! naming the key.
 
 use serde::Deserialize;
 use toml::Value;
@@ -12,6 +13,7 @@ pub(super) struct RawConfig {
     pub plugins: Option<Value>,
     pub listen: Option<Value>,
     pub max_concurrent_bursts: Option<Value>,
+    pub limits: Option<Value>,
     pub http: Option<Value>,
     pub sources: Option<Value>,
 }
@@ -33,9 +35,13 @@ pub(super) struct RawPush {
     pub token: Option<Value>,
 }
 
+/// `[sources.NAME]` in `weir.toml` (the operator's settings of one source),
+/// or a plugin's manifest (`NAME.toml`, what the plugin's author asks for:
+/// [`super::read`] refuses the keys that are the operator's alone).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawSource {
+    pub provider_name: Option<Value>,
     pub priority: Option<Value>,
     pub owner_rule: Option<Value>,
     pub kinds: Option<Value>,
@@ -61,6 +67,8 @@ pub(super) struct RawOutbound {
     pub hosts: Option<Value>,
     pub allow_private_networks: Option<Value>,
     pub request_timeout: Option<Value>,
+    pub max_concurrent_requests: Option<Value>,
+    pub max_response_bytes: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -72,4 +80,13 @@ pub(super) struct RawLimits {
     pub max_entities_per_page: Option<Value>,
     pub max_page_bytes: Option<Value>,
     pub max_cursor_bytes: Option<Value>,
+    pub max_entity_bytes: Option<Value>,
+}
+
+/// A secret the operator grants, in its long form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecret {
+    pub env: Option<Value>,
+    pub file: Option<Value>,
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
-use weir_core::intake::Scope;
 
-use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSource};
-use super::{Config, ConfigError, SourceConfig, default_max_concurrent_bursts};
-use crate::engine::{Rest, SourceOptions};
+use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSecret, RawSource};
+use super::section::{GrantedSecret, LimitsSection, SecretOrigin, SourceSection};
+use super::{Config, ConfigError, default_max_concurrent_bursts};
+use crate::engine::Rest;
 use crate::http::{HttpSettings, PushAuth, ReadAccess, Secret};
-use crate::runtime::{HostRule, Limits, OutboundGrant, SourceSettings};
+use crate::runtime::{HostRule, Limits, OutboundGrant};
 
 const DEFAULT_DATABASE: &str = "sqlite://weir.db";
 const DEFAULT_PLUGINS: &str = "plugins";
@@ -25,6 +25,29 @@ const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     7007,
 ));
 pub(super) const EMPTY_DATABASE: &str = "the database URL must not be empty";
+
+/// The largest value of each duration and size a source section may set:
+/// far beyond any real use, and far within what the host's clocks and
+/// counters can add (a longer duration could overflow them).
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const MAX_BURST_LENGTH: Duration = HOUR;
+pub(super) const MAX_BURST_INTERVAL: Duration = DAY;
+pub(super) const MAX_REST_LENGTH: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+pub(super) const MAX_BACKOFF_STEP: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+pub(super) const MAX_BACKOFF_STEPS: usize = 32;
+pub(super) const MAX_EXPIRE_AFTER: Duration = Duration::from_secs(3650 * 24 * 60 * 60);
+pub(super) const MAX_DEADLINE: Duration = HOUR;
+pub(super) const MAX_REQUEST_TIMEOUT: Duration = HOUR;
+pub(super) const MAX_TOMBSTONE_RETENTION: Duration = Duration::from_secs(36_500 * 24 * 60 * 60);
+pub(super) const MAX_FUEL: u64 = 1_000_000_000_000_000;
+pub(super) const MAX_MEMORY_BYTES: usize = 4 << 30;
+pub(super) const MAX_ENTITIES_PER_PAGE: usize = 1_000_000;
+pub(super) const MAX_PAGE_BYTES: usize = 1 << 30;
+pub(super) const MAX_CURSOR_BYTES: usize = 16 << 20;
+pub(super) const MAX_ENTITY_BYTES: usize = 64 << 20;
+pub(super) const MAX_CONCURRENT_REQUESTS: usize = 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 1 << 30;
 pub(super) const EMPTY_PLUGINS: &str = "the plugin folder must not be empty";
 
 /// A key's dotted path, e.g. `sources.github.backoff[2]`; a segment that is
@@ -81,8 +104,8 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             listen: DEFAULT_LISTEN,
             max_concurrent_bursts: default_max_concurrent_bursts(),
             http: HttpSettings::default(),
-            sources: BTreeMap::new(),
-            source_tables: BTreeMap::new(),
+            limits: Limits::default(),
+            sections: BTreeMap::new(),
         };
         if let Some(value) = raw.database {
             let key = root.child("database");
@@ -111,6 +134,11 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
                 return Err(self.invalid(&key, "must be at least 1"));
             }
         }
+        if let Some(value) = raw.limits {
+            config.limits = self
+                .limits(&root.child("limits"), value)?
+                .over(&Limits::default());
+        }
         if let Some(value) = raw.http {
             config.http = self.http(&root.child("http"), value)?;
         }
@@ -124,125 +152,199 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
                         "a source is named by its plugin's file stem: not empty, without '/' or '\\'",
                     ));
                 }
-                if let Value::Table(table) = &section {
-                    config.source_tables.insert(name.clone(), table.clone());
-                }
-                let source = self.source(&name, &at, section)?;
-                config.sources.insert(name, source);
+                let section = self.section(&name, &at, section, Author::Operator)?;
+                config.sections.insert(name, section);
             }
         }
         Ok(config)
     }
 
-    /// A `[sources.NAME]` table (or a plugin's manifest, at the root key).
-    pub(super) fn source(
+    /// A source section: `[sources.NAME]` of `weir.toml` (the operator's),
+    /// or a plugin's manifest at the root key (its author's, who may not set
+    /// the keys that are the operator's alone, and names secrets rather
+    /// than granting them).
+    pub(super) fn section(
         &self,
         name: &str,
         key: &Key,
         value: Value,
-    ) -> Result<SourceConfig, ConfigError> {
+        author: Author,
+    ) -> Result<SourceSection, ConfigError> {
         let table = self.table(key, value)?;
         let raw: RawSource = self.structure(key, table)?;
-        let mut options = SourceOptions::default();
         let at = |name: &str| key.child(name);
-        if let Some(value) = raw.priority {
-            options.priority = self.integer(&at("priority"), value)?;
+        if author == Author::Manifest {
+            self.refuse_operator_keys(key, &raw)?;
         }
-        if let Some(value) = raw.owner_rule {
-            options.owner_rule = self.boolean(&at("ownerRule"), value)?;
-        }
-        options.scope = Scope {
+        let mut section = SourceSection {
+            provider_name: raw
+                .provider_name
+                .map(|value| self.provider_name(&at("providerName"), value))
+                .transpose()?,
+            priority: raw
+                .priority
+                .map(|value| self.integer(&at("priority"), value))
+                .transpose()?,
+            owner_rule: raw
+                .owner_rule
+                .map(|value| self.boolean(&at("ownerRule"), value))
+                .transpose()?,
             kinds: raw
                 .kinds
                 .map(|value| self.names(&at("kinds"), value))
-                .transpose()?
-                .unwrap_or_default(),
+                .transpose()?,
             namespaces: raw
                 .namespaces
                 .map(|value| self.names(&at("namespaces"), value))
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        if let Some(value) = raw.burst_length {
-            let key = at("burstLength");
-            options.burst_length = self.duration(&key, value)?;
-            if options.burst_length.is_zero() {
-                return Err(self.invalid(&key, "must be longer than zero"));
-            }
-        }
-        if let Some(value) = raw.burst_interval {
-            options.burst_interval = self.duration(&at("burstInterval"), value)?;
-        }
-        match (raw.rest_length, raw.schedule) {
-            (Some(_), Some(_)) => {
-                return Err(self.invalid(
-                    &at("schedule"),
-                    "set either restLength or schedule, not both",
-                ));
-            }
-            (Some(value), None) => {
-                options.rest = Rest::For(self.duration(&at("restLength"), value)?);
-            }
-            (None, Some(value)) => {
-                options.rest = Rest::Schedule(Box::new(self.cron(&at("schedule"), value)?));
-            }
-            (None, None) => {}
-        }
-        if let Some(value) = raw.backoff {
-            let key = at("backoff");
-            options.backoff = self
-                .array(&key, value)?
-                .into_iter()
-                .enumerate()
-                .map(|(index, value)| self.duration(&key.index(index), value))
-                .collect::<Result<_, _>>()?;
-            if options.backoff.is_empty() {
-                return Err(self.invalid(&key, "needs at least one duration"));
-            }
-        }
-        if let Some(value) = raw.reject_removals_above_percentage {
-            options.reject_removals_above_percentage =
-                Some(self.percentage(&at("rejectRemovalsAbovePercentage"), value)?);
-        }
-        if let Some(value) = raw.reject_empty_source_collections {
-            options.reject_empty_source_collections =
-                self.boolean(&at("rejectEmptySourceCollections"), value)?;
-        }
-        if let Some(value) = raw.expire_after {
-            options.expire_after = self.duration(&at("expireAfter"), value)?;
-        }
-        let settings = SourceSettings {
-            config: raw
-                .config
-                .map(|value| self.config_values(&at("config"), value))
-                .transpose()?
-                .unwrap_or_default(),
-            secrets: raw
-                .secrets
-                .map(|value| self.secrets(name, &at("secrets"), value))
-                .transpose()?
-                .unwrap_or_default(),
+                .transpose()?,
+            burst_length: raw
+                .burst_length
+                .map(|value| {
+                    self.duration_within(&at("burstLength"), value, false, MAX_BURST_LENGTH)
+                })
+                .transpose()?,
+            burst_interval: raw
+                .burst_interval
+                .map(|value| {
+                    self.duration_within(&at("burstInterval"), value, true, MAX_BURST_INTERVAL)
+                })
+                .transpose()?,
+            rest: self.rest(key, raw.rest_length, raw.schedule)?,
+            backoff: raw
+                .backoff
+                .map(|value| self.backoff(&at("backoff"), value))
+                .transpose()?,
+            reject_removals_above_percentage: raw
+                .reject_removals_above_percentage
+                .map(|value| self.percentage(&at("rejectRemovalsAbovePercentage"), value))
+                .transpose()?,
+            reject_empty_source_collections: raw
+                .reject_empty_source_collections
+                .map(|value| self.boolean(&at("rejectEmptySourceCollections"), value))
+                .transpose()?,
+            expire_after: raw
+                .expire_after
+                .map(|value| {
+                    self.duration_within(&at("expireAfter"), value, true, MAX_EXPIRE_AFTER)
+                })
+                .transpose()?,
             limits: raw
                 .limits
                 .map(|value| self.limits(&at("limits"), value))
                 .transpose()?
                 .unwrap_or_default(),
+            config: raw
+                .config
+                .map(|value| self.config_values(&at("config"), value))
+                .transpose()?
+                .unwrap_or_default(),
             outbound: raw
                 .outbound
                 .map(|value| self.outbound(&at("outbound"), value))
-                .transpose()?
-                .unwrap_or_default(),
+                .transpose()?,
+            push: raw
+                .push
+                .map(|value| self.push(&at("push"), value))
+                .transpose()?,
+            ..SourceSection::default()
         };
-        let push = raw
-            .push
-            .map(|value| self.push(&at("push"), value))
-            .transpose()?
-            .unwrap_or_default();
-        Ok(SourceConfig {
-            options,
-            settings,
-            push,
+        if let Some(value) = raw.secrets {
+            match author {
+                Author::Operator => {
+                    section.granted_secrets = self.granted_secrets(name, &at("secrets"), value)?;
+                }
+                Author::Manifest => {
+                    section.asked_secrets = self.asked_secrets(&at("secrets"), value)?;
+                }
+            }
+        }
+        Ok(section)
+    }
+
+    /// A manifest may not set what is the operator's alone: the source's
+    /// identity, its weight in the merge, how long its entities outlive it,
+    /// and who may push to it.
+    fn refuse_operator_keys(&self, key: &Key, raw: &RawSource) -> Result<(), ConfigError> {
+        let operator_only = [
+            ("providerName", raw.provider_name.is_some()),
+            ("priority", raw.priority.is_some()),
+            ("ownerRule", raw.owner_rule.is_some()),
+            ("expireAfter", raw.expire_after.is_some()),
+            ("push", raw.push.is_some()),
+        ];
+        match operator_only.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(self.invalid(
+                &key.child(name),
+                "only the operator sets this, in weir.toml's [sources.NAME]; a plugin's manifest \
+                 may only ask for less than the operator grants (see docs/configuration.md, \
+                 \"A manifest asks; the operator grants\")",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `restLength` or `schedule`, not both.
+    fn rest(
+        &self,
+        key: &Key,
+        rest_length: Option<Value>,
+        schedule: Option<Value>,
+    ) -> Result<Option<Rest>, ConfigError> {
+        Ok(match (rest_length, schedule) {
+            (Some(_), Some(_)) => {
+                return Err(self.invalid(
+                    &key.child("schedule"),
+                    "set either restLength or schedule, not both",
+                ));
+            }
+            (Some(value), None) => Some(Rest::For(self.duration_within(
+                &key.child("restLength"),
+                value,
+                true,
+                MAX_REST_LENGTH,
+            )?)),
+            (None, Some(value)) => Some(Rest::Schedule(Box::new(
+                self.cron(&key.child("schedule"), value)?,
+            ))),
+            (None, None) => None,
         })
+    }
+
+    fn backoff(&self, key: &Key, value: Value) -> Result<Vec<Duration>, ConfigError> {
+        let steps = self.array(key, value)?;
+        if steps.is_empty() {
+            return Err(self.invalid(key, "needs at least one duration"));
+        }
+        if steps.len() > MAX_BACKOFF_STEPS {
+            return Err(self.invalid(
+                key,
+                format!("has {} steps; at most {MAX_BACKOFF_STEPS}", steps.len()),
+            ));
+        }
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                self.duration_within(&key.index(index), value, true, MAX_BACKOFF_STEP)
+            })
+            .collect()
+    }
+
+    /// `providerName`: what the plugin of this file stem answers to, when it
+    /// is not the stem itself.
+    fn provider_name(&self, key: &Key, value: Value) -> Result<String, ConfigError> {
+        let name = self.string(key, value)?;
+        if crate::runtime::is_valid_provider_name(&name) {
+            Ok(name)
+        } else {
+            Err(self.invalid(
+                key,
+                format!(
+                    "{name:?} is not a provider name: 1 to 128 ASCII letters, digits, `.`, `_` \
+                     and `-`, starting with a letter or digit"
+                ),
+            ))
+        }
     }
 
     /// `[http]`.
@@ -274,13 +376,7 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             let key = at("tombstoneRetention");
             http.tombstone_retention = match value {
                 Value::String(text) if text == "forever" => None,
-                value => {
-                    let retention = self.duration(&key, value)?;
-                    if retention.is_zero() {
-                        return Err(self.invalid(&key, "must be longer than zero (or \"forever\")"));
-                    }
-                    Some(retention)
-                }
+                value => Some(self.duration_within(&key, value, false, MAX_TOMBSTONE_RETENTION)?),
             };
         }
         if let Some(value) = raw.max_wait {
@@ -348,41 +444,77 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         }
         if let Some(value) = raw.request_timeout {
             let key = at("requestTimeout");
-            grant.request_timeout = self.duration(&key, value)?;
-            if grant.request_timeout.is_zero() {
-                return Err(self.invalid(&key, "must be longer than zero"));
+            grant.request_timeout =
+                self.duration_within(&key, value, false, MAX_REQUEST_TIMEOUT)?;
+        }
+        if let Some(value) = raw.max_concurrent_requests {
+            let key = at("maxConcurrentRequests");
+            grant.max_concurrent_requests = self.count(&key, value)?;
+            if !(1..=MAX_CONCURRENT_REQUESTS).contains(&grant.max_concurrent_requests) {
+                return Err(
+                    self.invalid(&key, format!("must be from 1 to {MAX_CONCURRENT_REQUESTS}"))
+                );
             }
+        }
+        if let Some(value) = raw.max_response_bytes {
+            let key = at("maxResponseBytes");
+            let bytes = self.size_within(&key, value, MAX_RESPONSE_BYTES)?;
+            grant.max_response_bytes = bytes as u64;
         }
         Ok(grant)
     }
 
-    fn limits(&self, key: &Key, value: Value) -> Result<Limits, ConfigError> {
+    /// `[limits]` or `[sources.NAME.limits]`: each budget set, within its ceiling.
+    fn limits(&self, key: &Key, value: Value) -> Result<LimitsSection, ConfigError> {
         let table = self.table(key, value)?;
         let raw: RawLimits = self.structure(key, table)?;
-        let mut limits = Limits::default();
         let at = |name: &str| key.child(name);
-        if let Some(value) = raw.fuel {
-            let key = at("fuel");
-            let fuel = self.integer(&key, value)?;
-            limits.fuel = u64::try_from(fuel)
-                .map_err(|_| self.invalid(&key, format!("must not be negative, got {fuel}")))?;
-        }
-        if let Some(value) = raw.deadline {
-            limits.deadline = self.duration(&at("deadline"), value)?;
-        }
-        if let Some(value) = raw.memory {
-            limits.max_memory_bytes = self.size(&at("memory"), value)?;
-        }
-        if let Some(value) = raw.max_entities_per_page {
-            limits.max_entities_per_page = self.count(&at("maxEntitiesPerPage"), value)?;
-        }
-        if let Some(value) = raw.max_page_bytes {
-            limits.max_page_bytes = self.size(&at("maxPageBytes"), value)?;
-        }
-        if let Some(value) = raw.max_cursor_bytes {
-            limits.max_cursor_bytes = self.size(&at("maxCursorBytes"), value)?;
-        }
-        Ok(limits)
+        let size = |name: &str, value: Option<Value>, max: usize| {
+            value
+                .map(|value| self.size_within(&at(name), value, max))
+                .transpose()
+        };
+        let fuel = match raw.fuel {
+            None => None,
+            Some(value) => {
+                let key = at("fuel");
+                let fuel = self.integer(&key, value)?;
+                match u64::try_from(fuel) {
+                    Ok(fuel) if fuel <= MAX_FUEL => Some(fuel),
+                    _ => {
+                        return Err(
+                            self.invalid(&key, format!("must be from 0 to {MAX_FUEL}, got {fuel}"))
+                        );
+                    }
+                }
+            }
+        };
+        let max_entities_per_page = match raw.max_entities_per_page {
+            None => None,
+            Some(value) => {
+                let key = at("maxEntitiesPerPage");
+                let count = self.count(&key, value)?;
+                if count > MAX_ENTITIES_PER_PAGE {
+                    return Err(self.invalid(
+                        &key,
+                        format!("must be at most {MAX_ENTITIES_PER_PAGE}, got {count}"),
+                    ));
+                }
+                Some(count)
+            }
+        };
+        Ok(LimitsSection {
+            fuel,
+            deadline: raw
+                .deadline
+                .map(|value| self.duration_within(&at("deadline"), value, false, MAX_DEADLINE))
+                .transpose()?,
+            max_memory_bytes: size("memory", raw.memory, MAX_MEMORY_BYTES)?,
+            max_entities_per_page,
+            max_page_bytes: size("maxPageBytes", raw.max_page_bytes, MAX_PAGE_BYTES)?,
+            max_cursor_bytes: size("maxCursorBytes", raw.max_cursor_bytes, MAX_CURSOR_BYTES)?,
+            max_entity_bytes: size("maxEntityBytes", raw.max_entity_bytes, MAX_ENTITY_BYTES)?,
+        })
     }
 
     /// `[sources.NAME.config]`: strings as they are, other scalars as their
@@ -418,38 +550,116 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         Ok(values)
     }
 
-    /// `[sources.NAME.secrets]`: each names an environment variable, read now.
-    /// The values read never enter an error.
-    fn secrets(
+    /// `[sources.NAME.secrets]` in `weir.toml`: each secret the operator
+    /// grants, and where its value is read now: an environment variable
+    /// (`token = "GITHUB_TOKEN"` or `token = { env = "GITHUB_TOKEN" }`) or a
+    /// file (`token = { file = "/run/secrets/github" }`, one trailing
+    /// newline dropped). The values read never enter an error.
+    fn granted_secrets(
         &self,
         source: &str,
         key: &Key,
         value: Value,
-    ) -> Result<BTreeMap<String, String>, ConfigError> {
+    ) -> Result<BTreeMap<String, GrantedSecret>, ConfigError> {
         let mut secrets = BTreeMap::new();
         for (secret, value) in self.table(key, value)? {
             let at = key.child(&secret);
             if secret.is_empty() {
                 return Err(self.invalid(&at, "a secret name must not be empty"));
             }
-            let variable = self.string(&at, value)?;
-            if variable.is_empty() || variable.contains(['=', '\0']) {
-                return Err(self.invalid(
-                    &at,
-                    format!("expected the name of an environment variable, found {variable:?}"),
-                ));
-            }
-            let Some(secret_value) = (self.env)(&variable) else {
-                return Err(ConfigError::MissingSecret {
-                    file: self.file.to_owned(),
-                    source_name: source.to_owned(),
-                    secret,
-                    variable,
-                });
+            let granted = match self.secret_origin(&at, value)? {
+                SecretOrigin::Env(variable) => match (self.env)(&variable) {
+                    Some(value) => GrantedSecret {
+                        from: format!("env {variable}"),
+                        value,
+                    },
+                    None => {
+                        return Err(ConfigError::MissingSecret {
+                            file: self.file.to_owned(),
+                            source_name: source.to_owned(),
+                            secret,
+                            variable,
+                        });
+                    }
+                },
+                SecretOrigin::File(path) => GrantedSecret {
+                    value: read_secret_file(&path).map_err(|reason| self.invalid(&at, reason))?,
+                    from: format!("file {}", path.display()),
+                },
             };
-            secrets.insert(secret, secret_value);
+            secrets.insert(secret, granted);
         }
         Ok(secrets)
+    }
+
+    fn secret_origin(&self, key: &Key, value: Value) -> Result<SecretOrigin, ConfigError> {
+        let table = match value {
+            Value::String(variable) => return self.variable(key, variable).map(SecretOrigin::Env),
+            Value::Table(table) => table,
+            other => {
+                return Err(self.expected(
+                    key,
+                    "an environment variable's name, or { env = \"NAME\" } or { file = \"PATH\" }",
+                    &other,
+                ));
+            }
+        };
+        let raw: RawSecret = self.structure(key, table)?;
+        match (raw.env, raw.file) {
+            (Some(value), None) => {
+                let variable = self.string(&key.child("env"), value)?;
+                self.variable(&key.child("env"), variable)
+                    .map(SecretOrigin::Env)
+            }
+            (None, Some(value)) => {
+                let path = self.string(&key.child("file"), value)?;
+                if path.is_empty() {
+                    return Err(self.invalid(&key.child("file"), "the path must not be empty"));
+                }
+                Ok(SecretOrigin::File(PathBuf::from(path)))
+            }
+            _ => Err(self.invalid(key, "set exactly one of `env` and `file`")),
+        }
+    }
+
+    fn variable(&self, key: &Key, variable: String) -> Result<String, ConfigError> {
+        if variable.is_empty() || variable.contains(['=', '\0']) {
+            return Err(self.invalid(
+                key,
+                format!("expected the name of an environment variable, found {variable:?}"),
+            ));
+        }
+        Ok(variable)
+    }
+
+    /// `secrets` in a manifest: the names of the secrets the plugin needs
+    /// (`secrets = ["token"]`). Which variable or file feeds each is the
+    /// operator's choice, so a table naming variables is refused.
+    fn asked_secrets(&self, key: &Key, value: Value) -> Result<Vec<String>, ConfigError> {
+        let names = match value {
+            Value::Array(names) => names,
+            Value::Table(_) => {
+                return Err(self.invalid(
+                    key,
+                    "a manifest only names the secrets the plugin needs, e.g. \
+                     `secrets = [\"token\"]`; which environment variable or file feeds each is \
+                     the operator's choice, in weir.toml's [sources.NAME.secrets]",
+                ));
+            }
+            other => return Err(self.expected(key, "an array of secret names", &other)),
+        };
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let at = key.index(index);
+                let name = self.string(&at, value)?;
+                if name.is_empty() {
+                    return Err(self.invalid(&at, "a secret name must not be empty"));
+                }
+                Ok(name)
+            })
+            .collect()
     }
 
     fn invalid(&self, key: &Key, reason: impl Into<String>) -> ConfigError {
@@ -551,6 +761,31 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         })
     }
 
+    /// A duration of at most `max` (and more than zero unless `zero_allowed`).
+    fn duration_within(
+        &self,
+        key: &Key,
+        value: Value,
+        zero_allowed: bool,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let duration = self.duration(key, value)?;
+        if duration.is_zero() && !zero_allowed {
+            return Err(self.invalid(key, "must be longer than zero"));
+        }
+        if duration > max {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "must be at most {}, got {}",
+                    humantime::format_duration(max),
+                    humantime::format_duration(duration)
+                ),
+            ));
+        }
+        Ok(duration)
+    }
+
     fn size(&self, key: &Key, value: Value) -> Result<usize, ConfigError> {
         let bytes = match value {
             Value::Integer(number) => u64::try_from(number)
@@ -568,6 +803,15 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             other => return Err(self.expected(key, "a size such as \"64KiB\"", &other)),
         };
         usize::try_from(bytes).map_err(|_| self.invalid(key, "too large for this machine"))
+    }
+
+    /// A size of at most `max` bytes.
+    fn size_within(&self, key: &Key, value: Value, max: usize) -> Result<usize, ConfigError> {
+        let size = self.size(key, value)?;
+        if size > max {
+            return Err(self.invalid(key, format!("must be at most {} bytes, got {size}", max)));
+        }
+        Ok(size)
     }
 
     fn cron(&self, key: &Key, value: Value) -> Result<croner::Cron, ConfigError> {
@@ -629,4 +873,26 @@ fn found(value: &Value) -> String {
         Value::Array(_) => "an array".to_owned(),
         Value::Table(_) => "a table".to_owned(),
     }
+}
+
+/// Who wrote a source section: the operator grants, a manifest asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Author {
+    /// `[sources.NAME]` in `weir.toml`.
+    Operator,
+    /// A plugin's `NAME.toml`.
+    Manifest,
+}
+
+/// A secret file's text, one trailing newline dropped.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let mut text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the secret file {}: {error}", path.display()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
 }

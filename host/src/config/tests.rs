@@ -90,7 +90,8 @@ fn assert_defaults(config: &Config) {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     assert!(config.max_concurrent_bursts >= 1);
-    assert!(config.sources.is_empty());
+    assert_eq!(config.section_names().count(), 0);
+    assert_eq!(config.limits, Limits::default());
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn the_full_example_parses_to_the_expected_values() {
     assert_eq!(config.plugins, PathBuf::from("/srv/weir/plugins"));
     assert_eq!(config.listen, "0.0.0.0:8080".parse::<SocketAddr>().unwrap());
     assert_eq!(config.max_concurrent_bursts, 2);
-    assert_eq!(config.sources.keys().collect::<Vec<_>>(), ["github", "hr"]);
+    assert_eq!(config.section_names().collect::<Vec<_>>(), ["github", "hr"]);
 
     let github = config.source("github");
     let options = &github.options;
@@ -196,6 +197,7 @@ fn the_full_example_parses_to_the_expected_values() {
             max_entities_per_page: 50,
             max_page_bytes: 1 << 20,
             max_cursor_bytes: 1 << 10,
+            max_entity_bytes: Limits::default().max_entity_bytes,
         }
     );
     let config_values: Vec<(&str, &str)> = settings
@@ -243,8 +245,15 @@ fn the_example_in_the_configuration_reference_parses() {
     // The documented example sets both restLength and schedule as
     // alternatives; drop the schedule to load it.
     let doc = doc.replace("schedule = ", "# schedule = ");
+    let secret_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret_file.path(), "from-a-file\n").unwrap();
+    let doc = doc.replace(
+        "/run/secrets/github-webhook",
+        &secret_file.path().display().to_string(),
+    );
     let env = env_of(&[
         ("GITHUB_TOKEN", "t"),
+        ("GITHUB_APP_KEY", "k"),
         ("WEIR_ADMIN_TOKEN", "admin-0123456789abcdef"),
         ("WEIR_READ_TOKEN", "read-0123456789abcdef"),
         ("GITHUB_WEBHOOK_SECRET", "hook-0123456789abcdef"),
@@ -255,7 +264,15 @@ fn the_example_in_the_configuration_reference_parses() {
     assert!(config.http.admin_token.is_some());
     assert!(github.push.hmac_secret.is_some() && github.push.token.is_some());
     assert_eq!(github.options.priority, 10);
-    assert_eq!(github.settings.limits, Limits::default());
+    assert_eq!(github.provider_name, "github");
+    let limits = Limits {
+        deadline: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    assert_eq!(github.settings.limits, limits);
+    assert_eq!(config.limits, Limits::default());
+    assert_eq!(github.settings.secrets["webhook"], "from-a-file");
+    assert_eq!(github.settings.secrets["app-key"], "k");
     assert_eq!(github.options.reject_removals_above_percentage, Some(10.0));
     let outbound = &github.settings.outbound;
     assert_eq!(outbound.hosts.len(), 3);
@@ -264,6 +281,8 @@ fn the_example_in_the_configuration_reference_parses() {
     assert!(outbound.allows("https", "x.y", 443) && !outbound.allows("http", "x.y", 80));
     assert!(!outbound.allow_private);
     assert_eq!(outbound.request_timeout, Duration::from_secs(30));
+    assert_eq!(outbound.max_concurrent_requests, 16);
+    assert_eq!(outbound.max_response_bytes, 64 << 20);
 }
 
 #[test]
@@ -425,7 +444,10 @@ fn a_missing_secret_variable_names_the_source_the_secret_and_the_variable() {
 fn a_secret_must_name_a_variable() {
     let message = error("[sources.github.secrets]\ntoken = 42\n");
     assert!(
-        message.starts_with("weir.toml: sources.github.secrets.token: expected a string"),
+        message.starts_with(
+            "weir.toml: sources.github.secrets.token: expected an environment variable's name, \
+             or { env = \"NAME\" } or { file = \"PATH\" }"
+        ),
         "{message}"
     );
     let message = error("[sources.github.secrets]\ntoken = \"\"\n");
@@ -435,6 +457,107 @@ fn a_secret_must_name_a_variable() {
         ),
         "{message}"
     );
+    let message = error("[sources.github.secrets]\ntoken = { env = \"A\", file = \"b\" }\n");
+    assert!(
+        message.starts_with(
+            "weir.toml: sources.github.secrets.token: set exactly one of `env` and `file`"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn secrets_are_read_from_a_variable_or_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("github");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    let text = format!(
+        "[sources.github.secrets]\nfile = {{ file = {:?} }}\nenv = {{ env = \"GH\" }}\n",
+        file.display().to_string()
+    );
+    let config =
+        Config::parse(&text, Path::new("weir.toml"), env_of(&[("GH", "from-env")])).unwrap();
+    let secrets = config.source("github").settings.secrets;
+    assert_eq!(secrets["file"], "from-a-file");
+    assert_eq!(secrets["env"], "from-env");
+    let missing = dir.path().join("missing");
+    let text = format!(
+        "[sources.github.secrets]\ntoken = {{ file = {:?} }}\n",
+        missing.display().to_string()
+    );
+    let message = error(&text);
+    assert!(
+        message.starts_with("weir.toml: sources.github.secrets.token: cannot read the secret file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_global_limits_are_every_sources_budgets() {
+    let config = parse("[limits]\nfuel = 5\n[sources.github.limits]\ndeadline = \"2s\"\n").unwrap();
+    let github = config.source("github").settings.limits;
+    assert_eq!((github.fuel, github.deadline), (5, Duration::from_secs(2)));
+    assert_eq!(config.source("other").settings.limits.fuel, 5);
+}
+
+#[test]
+fn every_duration_and_size_has_a_ceiling() {
+    for (text, key) in [
+        (
+            "[sources.s]\nburstLength = \"2h\"",
+            "sources.s.burstLength: must be at most 1h",
+        ),
+        (
+            "[sources.s]\nburstInterval = \"2d\"",
+            "sources.s.burstInterval: must be at most 1day",
+        ),
+        (
+            "[sources.s]\nrestLength = \"300000000000y\"",
+            "sources.s.restLength: must be at most",
+        ),
+        (
+            "[sources.s]\nbackoff = [\"1y\"]",
+            "sources.s.backoff[0]: must be at most",
+        ),
+        (
+            "[sources.s]\nexpireAfter = \"11y\"",
+            "sources.s.expireAfter: must be at most",
+        ),
+        (
+            "[limits]\ndeadline = \"2h\"",
+            "limits.deadline: must be at most 1h",
+        ),
+        (
+            "[limits]\nfuel = 9223372036854775807",
+            "limits.fuel: must be from 0 to",
+        ),
+        (
+            "[limits]\nmemory = \"5GiB\"",
+            "limits.memory: must be at most",
+        ),
+        (
+            "[limits]\nmaxEntityBytes = \"1GiB\"",
+            "limits.maxEntityBytes: must be at most",
+        ),
+        (
+            "[sources.s.outbound]\nmaxConcurrentRequests = 0",
+            "sources.s.outbound.maxConcurrentRequests: must be from 1",
+        ),
+        (
+            "[sources.s.outbound]\nrequestTimeout = \"2h\"",
+            "sources.s.outbound.requestTimeout: must be at most 1h",
+        ),
+        (
+            "[http]\ntombstoneRetention = \"200y\"",
+            "http.tombstoneRetention: must be at most",
+        ),
+    ] {
+        let message = error(text);
+        assert!(
+            message.starts_with(&format!("weir.toml: {key}")),
+            "{text}: {message}"
+        );
+    }
 }
 
 #[test]
@@ -681,7 +804,7 @@ fn each_invalid_value_is_named_with_its_key_and_reason() {
         ),
         (
             "[sources.github.limits]\nfuel = -1",
-            "sources.github.limits.fuel: must not be negative, got -1",
+            "sources.github.limits.fuel: must be from 0 to 1000000000000000, got -1",
         ),
         (
             "[sources.github.limits]\nfuel = 1.5",
@@ -870,4 +993,131 @@ fn the_http_section_reads_tokens_from_the_environment() {
         empty.starts_with("environment variable WEIR_ADMIN_TOKEN:"),
         "{empty}"
     );
+}
+
+/// Any value at any key of a source section, in `weir.toml` or in a
+/// manifest, is an error naming it or settings the host can run: never a
+/// panic (a duration past the clock's end, a size past memory, NaN).
+mod never_panics {
+    use proptest::prelude::*;
+    use toml::{Table, Value};
+
+    use super::*;
+
+    /// The keys of a source section, with the nested tables' keys.
+    const KEYS: &[&str] = &[
+        "providerName",
+        "priority",
+        "ownerRule",
+        "kinds",
+        "namespaces",
+        "burstLength",
+        "burstInterval",
+        "restLength",
+        "schedule",
+        "backoff",
+        "rejectRemovalsAbovePercentage",
+        "rejectEmptySourceCollections",
+        "expireAfter",
+        "limits",
+        "config",
+        "secrets",
+        "outbound",
+        "push",
+    ];
+    const NESTED: &[&str] = &[
+        "fuel",
+        "deadline",
+        "memory",
+        "maxEntitiesPerPage",
+        "maxPageBytes",
+        "maxCursorBytes",
+        "maxEntityBytes",
+        "hosts",
+        "allowPrivateNetworks",
+        "requestTimeout",
+        "maxConcurrentRequests",
+        "maxResponseBytes",
+        "token",
+        "secret",
+        "env",
+        "file",
+    ];
+
+    /// Durations and sizes of every magnitude, and other wild text.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (
+                prop_oneof![0u64..10_000, any::<u64>()],
+                prop::sample::select(vec![
+                    "ns", "ms", "s", "m", "h", "d", "y", "KiB", "GiB", "TiB", ""
+                ])
+            )
+                .prop_map(|(n, unit)| format!("{n}{unit}")),
+            "[ -~]{0,24}",
+            Just("forever".to_owned()),
+            Just("0 */6 * * *".to_owned()),
+        ]
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop_oneof![0i64..2_000, any::<i64>()].prop_map(Value::Integer),
+            any::<f64>().prop_map(Value::Float),
+            any::<bool>().prop_map(Value::Boolean),
+            text().prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(2, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(NESTED), inner), 0..4).prop_map(
+                    |entries| {
+                        Value::Table(
+                            entries
+                                .into_iter()
+                                .map(|(key, value)| (key.to_owned(), value))
+                                .collect(),
+                        )
+                    }
+                ),
+            ]
+        })
+    }
+
+    fn section() -> impl Strategy<Value = Table> {
+        prop::collection::vec((prop::sample::select(KEYS), value()), 0..8).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_source_section_is_an_error_or_runnable_settings(
+            operator in section(),
+            manifest in section(),
+        ) {
+            let mut root = Table::new();
+            let mut sources = Table::new();
+            sources.insert("s".to_owned(), Value::Table(operator));
+            root.insert("sources".to_owned(), Value::Table(sources));
+            let text = toml::to_string(&root).expect("TOML");
+            let env = |_: &str| Some("a-value-from-the-environment".to_owned());
+            let Ok(config) = Config::parse(&text, Path::new("weir.toml"), env) else {
+                return Ok(());
+            };
+            let manifest = toml::to_string(&manifest).expect("TOML");
+            let file = Path::new("plugins/s.toml");
+            if let Ok(source) = config.source_with_manifest("s", Some((file, &manifest))) {
+                crate::engine::check_schedule(&source.options, &source.settings.limits);
+            }
+        }
+    }
 }

@@ -18,5 +18,7 @@ mod versions;
 
 pub use options::{Rest, SourceOptions};
 pub use page::ingest_page;
+#[cfg(test)]
+pub(crate) use runner::check_schedule;
 pub use supervisor::{EngineError, PushReport, Supervisor, SupervisorOptions};
 pub use versions::{BurstFigures, ReloadStatus, TRIAL_FAILURES};

@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use weir_core::intake::{Contribution, Intake, PageEntity, Rejection, Scope, hash_texts, take_in};
+use weir_core::intake::{
+    Admission, Contribution, Intake, PageEntity, Rejection, hash_texts, take_in,
+};
 use weir_core::sourced::SourcedEntity;
 
 use crate::store::{Catalog, PageOutcome, SourceRole, StoreError};
@@ -64,12 +66,12 @@ impl<'a> Recognise<'a> {
 pub(super) async fn prepare_page(
     store: &Catalog,
     source: SourceRole<'_>,
-    scope: &Scope,
+    admission: &Admission,
     entities: Vec<SourcedEntity>,
     recognise: Recognise<'_>,
 ) -> Result<PreparedPage, StoreError> {
     let hashed = hash_page(entities, recognise.reads_refs()).await;
-    sort_page(store, source, scope, hashed, recognise).await
+    sort_page(store, source, admission, hashed, recognise).await
 }
 
 /// Hash each entity's text and, with `read_refs`, read the ref it names:
@@ -89,7 +91,7 @@ pub(super) async fn hash_page(entities: Vec<SourcedEntity>, read_refs: bool) -> 
 pub(super) async fn sort_page(
     store: &Catalog,
     source: SourceRole<'_>,
-    scope: &Scope,
+    admission: &Admission,
     hashed: Vec<PageEntity>,
     recognise: Recognise<'_>,
 ) -> Result<PreparedPage, StoreError> {
@@ -120,9 +122,9 @@ pub(super) async fn sort_page(
     let intake = if fresh.is_empty() {
         Intake::default()
     } else {
-        let (name, scope) = (source.name.to_owned(), scope.clone());
+        let (name, admission) = (source.name.to_owned(), admission.clone());
         let mut intake = Intake::default();
-        for chunk in in_parallel(fresh, move |_, chunk| take_in(&name, &scope, chunk)).await {
+        for chunk in in_parallel(fresh, move |_, chunk| take_in(&name, &admission, chunk)).await {
             intake.contributions.extend(chunk.contributions);
             intake.rejected.extend(chunk.rejected);
         }
@@ -195,13 +197,13 @@ pub(super) async fn joined<T>(task: tokio::task::JoinHandle<T>) -> T {
 pub async fn ingest_page(
     store: &Catalog,
     source: SourceRole<'_>,
-    scope: &Scope,
+    admission: &Admission,
     entities: Vec<SourcedEntity>,
 ) -> Result<PageOutcome, StoreError> {
     let page = prepare_page(
         store,
         source,
-        scope,
+        admission,
         entities,
         Recognise::AllBut(&HashSet::new()),
     )
@@ -219,6 +221,11 @@ mod tests {
     use weir_core::sourced::PluginBuild;
 
     use super::*;
+
+    /// Any entity of up to 1 MiB.
+    fn anything() -> Admission {
+        Admission::anything_up_to(1 << 20)
+    }
 
     /// An entity as if a test plugin had sent `json`.
     fn test_entity(json: &str) -> SourcedEntity {
@@ -244,7 +251,7 @@ mod tests {
         let store = Catalog::open(&crate::store::sqlite_url_for(&dir.path().join("weir.db")))
             .await
             .unwrap();
-        ingest_page(&store, SOURCE, &Scope::default(), vec![component("one")])
+        ingest_page(&store, SOURCE, &anything(), vec![component("one")])
             .await
             .unwrap();
         (dir, store)
@@ -257,12 +264,12 @@ mod tests {
     #[tokio::test]
     async fn an_entity_of_a_page_still_committing_is_not_taken_as_unchanged() {
         let (_dir, store) = store_holding_one().await;
-        let scope = Scope::default();
+        let admission = anything();
         let none = HashSet::new();
         let again = prepare_page(
             &store,
             SOURCE,
-            &scope,
+            &admission,
             vec![component("one")],
             Recognise::AllBut(&none),
         )
@@ -276,7 +283,7 @@ mod tests {
         let next = prepare_page(
             &store,
             SOURCE,
-            &scope,
+            &admission,
             vec![component("one")],
             Recognise::AllBut(&in_flight),
         )
@@ -284,7 +291,7 @@ mod tests {
         .unwrap();
         assert_eq!((next.unchanged, next.contributions.len()), (0, 1));
         assert_eq!(next.marks, ["component:default/a"]);
-        ingest_page(&store, SOURCE, &scope, vec![component("two")])
+        ingest_page(&store, SOURCE, &admission, vec![component("two")])
             .await
             .unwrap();
         store
@@ -317,15 +324,9 @@ mod tests {
         let (_dir, store) = store_holding_one().await;
         let mut entities: Vec<SourcedEntity> = (0..300).map(|_| component("one")).collect();
         entities[250] = test_entity(r#"{"kind":"1bad","metadata":{}}"#);
-        let page = prepare_page(
-            &store,
-            SOURCE,
-            &Scope::default(),
-            entities,
-            Recognise::Nothing,
-        )
-        .await
-        .unwrap();
+        let page = prepare_page(&store, SOURCE, &anything(), entities, Recognise::Nothing)
+            .await
+            .unwrap();
         assert_eq!(page.rejected.len(), 1);
         let reason = &page.rejected[0].reason;
         assert!(reason.contains("entity #250 of the page"), "{reason}");
@@ -337,12 +338,12 @@ mod tests {
     #[tokio::test]
     async fn without_looking_texts_up_an_unchanged_entity_is_still_not_written() {
         let (_dir, store) = store_holding_one().await;
-        let scope = Scope::default();
+        let admission = anything();
         let offset = store.last_offset().await.unwrap();
         let page = prepare_page(
             &store,
             SOURCE,
-            &scope,
+            &admission,
             vec![component("one")],
             Recognise::Nothing,
         )

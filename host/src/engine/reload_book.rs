@@ -48,6 +48,10 @@ impl ReloadBook {
         });
     }
 
+    pub(super) fn missing_secrets(&self, name: &str, secrets: Vec<String>) {
+        self.update(name, |status| status.missing_secrets = secrets);
+    }
+
     pub(super) fn failed(&self, name: &str, message: &str) {
         self.update(name, |status| {
             status.last_reload_ms = Some(now_ms());

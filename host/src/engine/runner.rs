@@ -14,7 +14,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use weir_core::intake::PageEntity;
 
 use super::commits::CommitQueue;
-use super::options::Rest;
+use super::options::{Rest, SourceOptions};
 use super::page::{PreparedPage, Recognise, hash_page, sort_page};
 use super::reload_book::ReloadBook;
 use super::versions::{BurstFigures, Slot, Version};
@@ -25,6 +25,7 @@ use crate::store::{
 };
 
 /// What a runner shares with the engine.
+#[derive(Clone)]
 pub(super) struct RunnerContext {
     pub store: Catalog,
     /// This replica's name in leases.
@@ -78,7 +79,7 @@ impl BurstCounts {
     /// More than half of the burst's entities were refused.
     fn mostly_invalid(&self) -> bool {
         let entities = self.entities.load(Ordering::Relaxed);
-        entities > 0 && self.rejected.load(Ordering::Relaxed) * 2 > entities
+        entities > 0 && self.rejected.load(Ordering::Relaxed).saturating_mul(2) > entities
     }
 }
 
@@ -121,9 +122,31 @@ enum BurstEnd {
 enum Retry {
     WithBackOff,
     NextCycle,
+    /// The store failed (the database is down, the disk full): back off,
+    /// past the last step if need be, and keep the cycle's cursor and marks
+    /// until it answers again. No fault of the plugin's: a version on trial
+    /// is not judged by it.
+    StoreDown,
 }
 
 impl Runner {
+    /// A runner of source `name` on its `slot`'s current version.
+    pub(super) fn new(
+        name: Arc<str>,
+        slot: Arc<Slot>,
+        wake: Arc<Notify>,
+        context: RunnerContext,
+    ) -> Self {
+        Runner {
+            name,
+            current: slot.current(),
+            slot,
+            wake,
+            context,
+            burst_counts: BurstCounts::default(),
+        }
+    }
+
     pub(super) async fn run(mut self) {
         let span = info_span!("source", source = %self.name);
         async move {
@@ -182,7 +205,7 @@ impl Runner {
             _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
         };
         let now = now_ms();
-        let lease_until = now + millis(self.lease_length());
+        let lease_until = later(now, self.lease_length());
         let Some(status) = store
             .take_lease(&self.name, &self.context.owner, now, lease_until)
             .await?
@@ -206,7 +229,7 @@ impl Runner {
         self.judge(&end).await;
         match end {
             BurstEnd::Paused => {
-                let next = now + millis(self.current.options.burst_interval);
+                let next = later(now, self.current.options.burst_interval);
                 store.end_burst(&self.name, &owner, next).await?;
             }
             BurstEnd::ShuttingDown => {
@@ -247,6 +270,7 @@ impl Runner {
     /// asks for it again from the stored cursor. The burst ends once its
     /// queued pages are committed.
     async fn pages(&self, status: &SourceStatus) -> BurstEnd {
+        crate::failpoints::burst_start(&self.name);
         let started = Instant::now();
         let cursor = match status.cursor.as_deref().map(Cursor::parse).transpose() {
             Ok(cursor) => cursor,
@@ -403,10 +427,10 @@ impl Runner {
     /// Sort a pulled page for the store.
     async fn sort(&self, page: Page, hashed: Vec<PageEntity>, recognise: Recognise<'_>) -> Fetched {
         let role = self.role();
-        let scope = &self.current.options.scope;
-        match sort_page(&self.context.store, role, scope, hashed, recognise).await {
+        let admission = self.current.admission();
+        match sort_page(&self.context.store, role, &admission, hashed, recognise).await {
             Ok(prepared) => Fetched::Page(page, prepared),
-            Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::WithBackOff)),
+            Err(error) => Fetched::End(BurstEnd::Failed(error.to_string(), Retry::StoreDown)),
         }
     }
 
@@ -441,7 +465,7 @@ impl Runner {
             reject_empty_source_collections: self.current.options.reject_empty_source_collections,
         };
         let last = page.done.then(|| (guards, self.rest_until(now)));
-        let lease_until_ms = now + millis(self.lease_length());
+        let lease_until_ms = later(now, self.lease_length());
         let cursor = page
             .cursor
             .as_ref()
@@ -493,7 +517,7 @@ impl Runner {
                     return Some(BurstEnd::Fenced);
                 }
                 Err(error) => {
-                    return Some(BurstEnd::Failed(error.to_string(), Retry::WithBackOff));
+                    return Some(BurstEnd::Failed(error.to_string(), Retry::StoreDown));
                 }
             }
         }
@@ -542,6 +566,8 @@ impl Runner {
     async fn judge(&self, end: &BurstEnd) {
         let ok = match end {
             BurstEnd::Paused | BurstEnd::CycleDone => !self.burst_counts.mostly_invalid(),
+            // The store's failure says nothing of the plugin.
+            BurstEnd::Failed(_, Retry::StoreDown) => return,
             BurstEnd::Failed(..) => false,
             BurstEnd::Fenced | BurstEnd::ShuttingDown => return,
         };
@@ -569,17 +595,7 @@ impl Runner {
     }
 
     fn failure_step(&self, status: &SourceStatus, retry: Retry, now: i64) -> FailureStep {
-        let step = usize::try_from(status.failures).unwrap_or(0);
-        match (retry, self.current.options.backoff.get(step)) {
-            (Retry::WithBackOff, Some(wait)) => FailureStep::BackOff {
-                until_ms: now + millis(*wait),
-            },
-            // Out of back-off steps: cancel the cycle and start over at once.
-            (Retry::WithBackOff, None) => FailureStep::EndCycle { rest_until_ms: now },
-            (Retry::NextCycle, _) => FailureStep::EndCycle {
-                rest_until_ms: self.rest_until(now),
-            },
-        }
+        failure_step(&self.current.options, status.failures, retry, now)
     }
 
     /// When the next cycle starts if one ends at `now`.
@@ -591,7 +607,8 @@ impl Runner {
     /// and a page, or a page and tear-down) at their deadline, plus margin.
     /// Every committed page renews it.
     fn lease_length(&self) -> Duration {
-        self.current.plugin.settings().limits.deadline * 2 + self.context.lease_margin
+        let deadline = self.current.plugin.settings().limits.deadline;
+        lease_length(deadline, self.context.lease_margin)
     }
 
     async fn sleep(&self, wait: Duration) {
@@ -604,13 +621,61 @@ impl Runner {
     }
 }
 
+/// Two guest calls at `deadline`, plus `margin`.
+fn lease_length(deadline: Duration, margin: Duration) -> Duration {
+    deadline.saturating_mul(2).saturating_add(margin)
+}
+
+/// Every time the runner works out from a source's options and limits:
+/// none may panic, whatever the values (the configuration's property tests
+/// call it with every setting they accept).
+#[cfg(test)]
+pub(crate) fn check_schedule(options: &SourceOptions, limits: &crate::runtime::Limits) {
+    for now in [0, now_ms(), i64::MAX - 1] {
+        rest_until(&options.rest, now);
+        later(now, options.burst_interval);
+        later(now, options.burst_length);
+        later(now, lease_length(limits.deadline, Duration::from_secs(5)));
+        let steps = i64::try_from(options.backoff.len()).unwrap_or(i64::MAX);
+        for failures in [0, 1, steps, steps.saturating_add(1), i64::MAX] {
+            for retry in [Retry::WithBackOff, Retry::NextCycle, Retry::StoreDown] {
+                failure_step(options, failures, retry, now);
+            }
+        }
+    }
+}
+
+/// What a failed burst leaves, after `failures` failed bursts in a row.
+fn failure_step(options: &SourceOptions, failures: i64, retry: Retry, now: i64) -> FailureStep {
+    let step = usize::try_from(failures).unwrap_or(0);
+    let backoff = &options.backoff;
+    match (retry, backoff.get(step)) {
+        (Retry::WithBackOff | Retry::StoreDown, Some(wait)) => FailureStep::BackOff {
+            until_ms: later(now, *wait),
+        },
+        // Out of back-off steps: cancel the cycle and start over at once.
+        (Retry::WithBackOff, None) => FailureStep::EndCycle { rest_until_ms: now },
+        // Out of steps while the store is down: keep waiting at the last
+        // step, the cycle (its cursor and marks) kept for when it is back.
+        (Retry::StoreDown, None) => FailureStep::BackOff {
+            until_ms: later(
+                now,
+                backoff.last().copied().unwrap_or(Duration::from_secs(60)),
+            ),
+        },
+        (Retry::NextCycle, _) => FailureStep::EndCycle {
+            rest_until_ms: rest_until(&options.rest, now),
+        },
+    }
+}
+
 /// When the next cycle starts after one ending at `now` (Unix ms).
 pub(super) fn rest_until(rest: &Rest, now: i64) -> i64 {
     match rest {
-        Rest::For(length) => now + millis(*length),
+        Rest::For(length) => later(now, *length),
         Rest::Schedule(cron) => chrono::DateTime::from_timestamp_millis(now)
             .and_then(|at| cron.find_next_occurrence(&at, false).ok())
-            .map_or(now + millis(Duration::from_secs(24 * 60 * 60)), |next| {
+            .map_or(later(now, Duration::from_secs(24 * 60 * 60)), |next| {
                 next.timestamp_millis()
             }),
     }
@@ -640,12 +705,73 @@ fn source_failure(error: &SourceError) -> BurstEnd {
 }
 
 fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `after` past `now` (Unix ms), at most the end of time rather than past it:
+/// no duration a source is given can overflow the clock.
+fn later(now: i64, after: Duration) -> i64 {
+    now.saturating_add(millis(after))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_down_past_the_last_back_off_step_keeps_the_cycle() {
+        let options = SourceOptions {
+            backoff: vec![Duration::from_secs(1), Duration::from_secs(2)],
+            ..SourceOptions::default()
+        };
+        let step = |failures, retry| failure_step(&options, failures, retry, 0);
+        assert_eq!(
+            step(0, Retry::StoreDown),
+            FailureStep::BackOff { until_ms: 1_000 }
+        );
+        assert_eq!(
+            step(7, Retry::StoreDown),
+            FailureStep::BackOff { until_ms: 2_000 },
+            "the cycle is kept, waiting at the last step"
+        );
+        assert_eq!(
+            step(2, Retry::WithBackOff),
+            FailureStep::EndCycle { rest_until_ms: 0 },
+            "a plugin's failures end the cycle after the last step"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the durations, the schedule's times are worked out
+        /// without overflowing the clock.
+        #[test]
+        fn any_durations_schedule_without_panicking(
+            secs in proptest::prelude::any::<[u64; 5]>(),
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let duration = |i: usize| Duration::new(secs[i], nanos);
+            let options = SourceOptions {
+                burst_length: duration(0),
+                burst_interval: duration(1),
+                rest: Rest::For(duration(2)),
+                backoff: vec![duration(3)],
+                ..SourceOptions::default()
+            };
+            let limits = crate::runtime::Limits {
+                deadline: duration(4),
+                ..crate::runtime::Limits::default()
+            };
+            check_schedule(&options, &limits);
+        }
+    }
+
+    #[test]
+    fn no_duration_overflows_the_clock() {
+        let forever = Duration::MAX;
+        assert_eq!(later(1_000, forever), i64::MAX);
+        assert_eq!(rest_until(&Rest::For(forever), i64::MAX - 1), i64::MAX);
+        assert_eq!(later(1_000, Duration::from_millis(5)), 1_005);
+    }
 
     #[test]
     fn rest_by_length_and_by_schedule() {

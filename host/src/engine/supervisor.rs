@@ -19,11 +19,11 @@ use weir_core::intake::Rejection;
 use super::options::SourceOptions;
 use super::page::{Recognise, prepare_page};
 use super::reload_book::ReloadBook;
-use super::runner::{BurstCounts, Runner, RunnerContext, rest_until};
+use super::runner::{Runner, RunnerContext, rest_until};
 use super::versions::{BurstFigures, ReloadStatus, Slot, Version};
 use crate::runtime::{OutboundStats, Plugin, PushEvent, SourceError};
 use crate::store::{
-    Catalog, PageOutcome, RemovalOutcome, SourceRole, SourceStatus, StoreError, now_ms,
+    Catalog, FailureStep, PageOutcome, RemovalOutcome, SourceRole, SourceStatus, StoreError, now_ms,
 };
 
 /// Host-wide engine settings.
@@ -190,28 +190,26 @@ impl Supervisor {
             options,
         };
         let slot = Arc::new(Slot::new(version));
-        let current = slot.current();
         let wake = Arc::new(Notify::new());
         let (stop, stop_rx) = watch::channel(false);
         let (stopped_tx, stopped) = oneshot::channel();
-        let runner = Runner {
+        let context = RunnerContext {
+            store: self.store.clone(),
+            owner: Arc::clone(&self.owner),
+            permits: Arc::clone(&self.permits),
+            shutdown: stop_rx,
+            reloads: self.reloads.clone(),
+            poll: self.options.poll,
+            lease_margin: self.options.lease_margin,
+        };
+        let seed = RunnerSeed {
             name: Arc::clone(&name),
             slot: Arc::clone(&slot),
-            current,
             wake: Arc::clone(&wake),
-            context: RunnerContext {
-                store: self.store.clone(),
-                owner: Arc::clone(&self.owner),
-                permits: Arc::clone(&self.permits),
-                shutdown: stop_rx,
-                reloads: self.reloads.clone(),
-                poll: self.options.poll,
-                lease_margin: self.options.lease_margin,
-            },
-            burst_counts: BurstCounts::default(),
+            context,
         };
         tasks.spawn(async move {
-            runner.run().await;
+            seed.run_until_stopped().await;
             let _ = stopped_tx.send(());
         });
         sources.insert(
@@ -299,6 +297,12 @@ impl Supervisor {
             warn!("{error}");
         }
         self.reloads.failed(name, message);
+    }
+
+    /// Note the secrets the running version of source `name` asks for and
+    /// the operator does not grant (shown in its provider status).
+    pub fn report_missing_secrets(&self, name: &str, secrets: Vec<String>) {
+        self.reloads.missing_secrets(name, secrets);
     }
 
     /// The reload counters of every source that was ever loaded or failed
@@ -437,7 +441,7 @@ impl Supervisor {
         let page = prepare_page(
             &self.store,
             role,
-            &source.options.scope,
+            &source.admission(),
             pushed.upserts,
             Recognise::AllBut(&HashSet::new()),
         )
@@ -483,6 +487,102 @@ impl Supervisor {
 struct Running {
     version: Arc<Version>,
     wake: Arc<Notify>,
+}
+
+/// What a source's runner is made from, so that a runner that panicked is
+/// made again.
+struct RunnerSeed {
+    name: Arc<str>,
+    slot: Arc<Slot>,
+    wake: Arc<Notify>,
+    context: RunnerContext,
+}
+
+/// A runner that ran at least this long before panicking starts its
+/// back-off over.
+const PANIC_FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
+
+impl RunnerSeed {
+    /// Run the source until it is stopped. A panic in its runner (a bug in
+    /// the host, never the plugin's doing: a guest traps, it cannot panic
+    /// the host) stops this source only: it is recorded as the source's
+    /// error, its lease is released, and a new runner starts after the
+    /// source's back-off, while the other sources go on.
+    async fn run_until_stopped(self) {
+        let mut panics: i64 = 0;
+        loop {
+            let runner = Runner::new(
+                Arc::clone(&self.name),
+                Arc::clone(&self.slot),
+                Arc::clone(&self.wake),
+                self.context.clone(),
+            );
+            let started = std::time::Instant::now();
+            let panic = match tokio::spawn(runner.run()).await {
+                Ok(()) => return,
+                Err(error) if error.is_panic() => panic_message(error.into_panic()),
+                Err(_) => return,
+            };
+            if started.elapsed() >= PANIC_FORGOTTEN_AFTER {
+                panics = 0;
+            }
+            panics += 1;
+            let wait = self.recover(&panic, panics).await;
+            let mut stop = self.context.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Record a panic as the source's failed burst (releasing its lease and
+    /// backing off) and say how long to wait before running it again.
+    async fn recover(&self, panic: &str, panics: i64) -> Duration {
+        let options = &self.slot.current().options;
+        let step = usize::try_from(panics - 1).unwrap_or(0);
+        let wait = options
+            .backoff
+            .get(step)
+            .or(options.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(60));
+        let message = format!(
+            "source `{}`: its task panicked ({panic}); it restarts in {} (a bug in Weir: please \
+             report it)",
+            self.name,
+            humantime::format_duration(wait)
+        );
+        tracing::error!(source = %self.name, "{message}");
+        let store = &self.context.store;
+        let (name, owner) = (&*self.name, &*self.context.owner);
+        let now = now_ms();
+        let until_ms = now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let step = FailureStep::BackOff { until_ms };
+        if let Err(error) = store.fail_burst(name, owner, &message, now, step).await {
+            // Not holding the lease (the panic was outside a burst): record
+            // the error alone, and give up the lease should it be ours.
+            if !matches!(error, StoreError::Fenced { .. }) {
+                warn!("{error}");
+            }
+            if let Err(error) = store.record_error(name, &message, now).await {
+                warn!("{error}");
+            }
+            if let Err(error) = store.release_lease(name, owner).await {
+                warn!("{error}");
+            }
+        }
+        wait
+    }
+}
+
+/// The text a panic carried.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 fn unknown(name: &str) -> EngineError {

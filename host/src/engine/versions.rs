@@ -10,6 +10,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use weir_core::intake::Admission;
+
 use super::options::SourceOptions;
 use crate::runtime::Plugin;
 
@@ -21,6 +23,17 @@ pub const TRIAL_FAILURES: u32 = 3;
 pub(super) struct Version {
     pub plugin: Arc<Plugin>,
     pub options: SourceOptions,
+}
+
+impl Version {
+    /// What this version's entities must be to be taken in: its scope, and
+    /// its plugin's largest entity.
+    pub fn admission(&self) -> Admission {
+        Admission {
+            scope: self.options.scope.clone(),
+            max_entity_bytes: self.plugin.settings().limits.max_entity_bytes,
+        }
+    }
 }
 
 /// What the plugins folder and the engine did with one source's versions,
@@ -41,6 +54,9 @@ pub struct ReloadStatus {
     pub last_error: Option<String>,
     /// A build rolled back and not loaded again until its file changes.
     pub quarantined: Option<String>,
+    /// Secrets the running version's manifest asks for and the operator
+    /// does not grant.
+    pub missing_secrets: Vec<String>,
 }
 
 /// What a source's bursts have cost and carried since this process started

@@ -215,6 +215,9 @@ pub struct PluginInfo {
     /// `sha256:<hex>` of a build that was rolled back; it is not loaded
     /// again until its file changes.
     pub quarantined: Option<String>,
+    /// Secrets the plugin's manifest asks for that the operator does not
+    /// grant: the source reads none for them.
+    pub missing_secrets: Vec<String>,
 }
 
 fn plugin_info(api: &Shared, provider: &str) -> Option<PluginInfo> {
@@ -226,6 +229,7 @@ fn plugin_info(api: &Shared, provider: &str) -> Option<PluginInfo> {
         last_reload_at: status.last_reload_ms.map(timestamp),
         last_reload_error: status.last_error,
         quarantined: status.quarantined.map(|build| format!("sha256:{build}")),
+        missing_secrets: status.missing_secrets,
     })
 }
 

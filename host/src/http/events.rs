@@ -36,6 +36,9 @@ use crate::store::{Catalog, ChangeKind, StoreError, now_ms};
 
 const DEFAULT_LIMIT: i64 = 500;
 const MAX_LIMIT: i64 = 10_000;
+/// About how much entity text one answer carries (16 Mi characters); a page
+/// cut at it is full, and the consumer asks again from its last offset.
+const MAX_PAGE_CHARS: i64 = 16 << 20;
 
 /// The query parameters of `GET /api/events`.
 #[derive(IntoParams)]
@@ -172,7 +175,10 @@ async fn read_page(
         ))
         .with("headOffset", head));
     }
-    let rows = store.event_texts(offset, limit, kinds).await?;
+    let page = store
+        .event_texts(offset, limit, MAX_PAGE_CHARS, kinds)
+        .await?;
+    let rows = page.events;
     let purged_through = store.purged_through().await?;
     if offset > 0 && offset < purged_through {
         return Err(ApiError::gone(format!(
@@ -183,7 +189,7 @@ async fn read_page(
         .with("oldestOffset", purged_through)
         .with("headOffset", head));
     }
-    let full = rows.len() as i64 >= limit;
+    let full = page.cut_short || rows.len() as i64 >= limit;
     let last_row = rows.last().map_or(offset, |row| row.offset);
     let last_event_offset = if full { last_row } else { last_row.max(head) };
     let events = rows

@@ -2,15 +2,22 @@
 //! by the SHA-256 of its bytes and by the engine's compatibility hash (which
 //! covers the wasmtime version, its configuration and the CPU features), so
 //! a restart skips compilation and a stale entry is never even looked at.
+//!
+//! An entry is native code the host runs, so whoever can write the directory
+//! can make the host run anything: the directory is created `0700`, one
+//! owned by another user or writable by group or others is refused, and
+//! entries are written owner-only (`0600`).
 
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use weir_core::sourced::PluginBuild;
+
+use super::error::LoadError;
 
 #[derive(Clone)]
 pub(crate) struct CodeCache {
@@ -27,11 +34,17 @@ pub(crate) enum Origin {
 }
 
 impl CodeCache {
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    /// The cache in `dir`, created (`0700`) if missing. Fails, saying why,
+    /// when the directory is not this process's user's alone.
+    pub fn new(dir: PathBuf, engine: &Engine) -> Result<Self, LoadError> {
+        own_private_dir(&dir).map_err(|reason| LoadError::CacheDir {
+            dir: dir.clone(),
+            reason,
+        })?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..12]);
-        CodeCache { dir, engine_key }
+        Ok(CodeCache { dir, engine_key })
     }
 
     /// The cached component for `build`, or `None` when there is none usable.
@@ -66,7 +79,7 @@ impl CodeCache {
     /// a crash never leaves a half-written entry. Blocking.
     pub fn put(&self, build: &PluginBuild, component: &Component) -> io::Result<()> {
         let bytes = component.serialize().map_err(io::Error::other)?;
-        std::fs::create_dir_all(&self.dir)?;
+        // A temporary file is created owner-only (`0600`) and keeps its mode.
         let mut temp = tempfile::NamedTempFile::new_in(&self.dir)?;
         temp.write_all(&bytes)?;
         temp.persist(self.path(build)).map_err(|e| e.error)?;
@@ -77,6 +90,40 @@ impl CodeCache {
         self.dir
             .join(format!("{}-{}.cwasm", build.sha256(), self.engine_key))
     }
+}
+
+/// Create `dir` (`0700`, its parents as usual) unless it exists, and check
+/// that it is a directory of this process's user that no one else may write.
+fn own_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|error| format!("cannot create it: {error}"))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|error| format!("cannot read it: {error}"))?;
+    if !meta.is_dir() {
+        return Err("it is not a directory".to_owned());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "it is owned by user {}, not by this process's user ({me}); its entries are native \
+             code this host would run, so it must be this user's own",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by its group or by others (mode {mode:o}); anyone who can write \
+             there could make this host run their code: `chmod go-w` it, or choose another \
+             cache directory"
+        ));
+    }
+    Ok(())
 }
 
 /// Feeds `Hash` output into SHA-256, so the key is stable across processes
@@ -110,4 +157,55 @@ pub(crate) fn load_or_compile(
         tracing::warn!(dir = %cache.dir.display(), "could not write the compiled-code cache: {error}");
     }
     Ok((component, Origin::Compiled))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_cache_directory_is_the_users_alone() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("a/b/cache");
+        own_private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for writable in [0o777, 0o770, 0o702] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(writable))
+                .unwrap();
+            let reason = own_private_dir(dir.path()).unwrap_err();
+            assert!(
+                reason.contains("writable by its group or by others"),
+                "{reason}"
+            );
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        own_private_dir(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_file_is_not_a_cache_directory() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        assert_eq!(
+            own_private_dir(file.path()).unwrap_err(),
+            "it is not a directory"
+        );
+    }
+
+    #[test]
+    fn entries_are_written_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        assert_eq!(mode(temp.path()), 0o600);
+    }
 }

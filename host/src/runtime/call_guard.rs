@@ -58,7 +58,7 @@ impl CallGuard {
         let started = Instant::now();
         // Fuel can only fail to set when the engine does not count it.
         let fuel_counted = instrumentation.fuel && store.set_fuel(limits.fuel).is_ok();
-        store.data_mut().call_deadline = started + limits.deadline;
+        store.data_mut().call_deadline = deadline_after(started, limits.deadline);
         store.data_mut().limiter.refused_growth = None;
         if instrumentation.epochs {
             store.set_epoch_deadline(1);
@@ -76,7 +76,7 @@ impl CallGuard {
     /// to a host call that epochs cannot interrupt. Epochs normally trap the
     /// guest first; the timeout is the backstop, a couple of ticks later.
     pub async fn within_deadline<F: Future>(&self, call: F) -> Option<F::Output> {
-        tokio::time::timeout(self.deadline + 2 * EPOCH_TICK, call)
+        tokio::time::timeout(self.deadline.saturating_add(2 * EPOCH_TICK), call)
             .await
             .ok()
     }
@@ -139,7 +139,7 @@ impl CallGuard {
         if let Some(requested) = state.limiter.refused_growth.take() {
             return SourceErrorKind::MemoryLimit {
                 requested,
-                limit: state.settings.limits.max_memory_bytes,
+                limit: state.limits.max_memory_bytes,
             };
         }
         match error.downcast_ref::<Trap>() {
@@ -155,12 +155,35 @@ impl CallGuard {
             },
             Some(trap) => SourceErrorKind::Trap {
                 message: trap.to_string(),
-                stderr: state.stderr.tail(),
+                stderr: state.wasi.stderr.tail(),
             },
             None => SourceErrorKind::Trap {
                 message: format!("{error:#}"),
-                stderr: state.stderr.tail(),
+                stderr: state.wasi.stderr.tail(),
             },
         }
+    }
+}
+
+/// `deadline` after `started`, or a year after it when the deadline is
+/// longer than the clock can add (a deadline set through the library's API
+/// rather than the configuration, whose ceiling is an hour).
+fn deadline_after(started: Instant, deadline: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    started.checked_add(deadline.min(YEAR)).unwrap_or(started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_deadline_cannot_overflow_the_clock() {
+        let now = Instant::now();
+        assert!(deadline_after(now, Duration::MAX) > now);
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(3)),
+            now + Duration::from_secs(3)
+        );
     }
 }

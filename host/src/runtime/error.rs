@@ -66,6 +66,9 @@ pub enum LoadError {
 
     #[error("cannot set up the WebAssembly engine: {message}")]
     Engine { message: String },
+
+    #[error("the compiled-code cache {}: {reason}", dir.display())]
+    CacheDir { dir: PathBuf, reason: String },
 }
 
 impl LoadError {

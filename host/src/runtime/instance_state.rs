@@ -1,93 +1,55 @@
 //! [`InstanceState`]: the data each wasmtime `Store` of a source carries (one
-//! store per burst or pushed event): the source's grants, its WASI context
-//! (which grants nothing), its memory limiter and the current call's deadline.
+//! store per burst or pushed event): the state of each capability the
+//! source may import (see [`super::capabilities`]), its memory limiter, its
+//! budgets and the current call's deadline.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::SourceSettings;
-use super::guest_output::{GuestOutput, LineBudget};
+use super::capabilities::config::ConfigValues;
+use super::capabilities::http::{HttpState, OutboundCounters};
+use super::capabilities::log::GuestLog;
+use super::capabilities::secrets::GrantedSecrets;
+use super::capabilities::wasi::WasiState;
 use super::memory_limiter::MemoryLimiter;
-use super::outbound::{OutboundCounters, OutboundHooks};
+use super::{Limits, SourceSettings};
 
 pub(crate) struct InstanceState {
     /// How errors and logs name the source.
-    pub source: Arc<str>,
-    pub settings: Arc<SourceSettings>,
-    pub limiter: MemoryLimiter,
+    pub(super) source: Arc<str>,
+    /// The budgets of each call and page.
+    pub(super) limits: Limits,
+    pub(super) limiter: MemoryLimiter,
     /// When the guest call in progress runs out of wall-clock time.
-    pub call_deadline: Instant,
-    /// The tail of what the guest wrote to stderr, for error reports.
-    pub stderr: GuestOutput,
-    /// Rate limit of the `log` import's lines.
-    pub log_budget: LineBudget,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    hooks: OutboundHooks,
-    table: ResourceTable,
+    pub(super) call_deadline: Instant,
+    pub(super) wasi: WasiState,
+    pub(super) log: GuestLog,
+    pub(super) config: ConfigValues,
+    pub(super) secrets: GrantedSecrets,
+    pub(super) http: HttpState,
+    /// The resources of WASI and `wasi:http`.
+    pub(super) table: ResourceTable,
 }
 
 impl InstanceState {
-    pub fn new(
+    pub(super) fn new(
         source: Arc<str>,
-        settings: Arc<SourceSettings>,
+        settings: &SourceSettings,
         outbound: Arc<OutboundCounters>,
     ) -> Self {
-        let stdout = GuestOutput::new(source.clone(), "stdout");
-        let stderr = GuestOutput::new(source.clone(), "stderr");
-        // No preopened directories, no environment, no arguments, no sockets
-        // and no name lookups (`WasiCtxBuilder` grants none of them unless
-        // asked; the explicit calls keep it so): a source reaches the world
-        // only through the imports the host grants, and the network only
-        // through `wasi:http` behind its grant.
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .stdout(stdout)
-            .stderr(stderr.clone())
-            .build();
-        let hooks = OutboundHooks::new(source.clone(), settings.outbound.clone(), outbound);
         InstanceState {
-            http: WasiHttpCtx::new(),
-            hooks,
+            limits: settings.limits.clone(),
             limiter: MemoryLimiter::new(settings.limits.max_memory_bytes),
-            source,
-            settings,
             call_deadline: Instant::now(),
-            stderr,
-            log_budget: LineBudget::new(),
-            wasi,
+            wasi: WasiState::new(&source),
+            log: GuestLog::new(Arc::clone(&source)),
+            config: ConfigValues::new(settings.config.clone()),
+            secrets: GrantedSecrets::new(settings.secrets.clone()),
+            http: HttpState::new(Arc::clone(&source), settings.outbound.clone(), outbound),
             table: ResourceTable::new(),
-        }
-    }
-}
-
-impl WasiView for InstanceState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl Drop for InstanceState {
-    fn drop(&mut self) {
-        self.log_budget.report(&self.source, "log");
-    }
-}
-
-impl WasiHttpView for InstanceState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
+            source,
         }
     }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 /// The bounds a source runs within. Fuel (CPU) and the deadline (wall clock)
 /// are separate budgets: a guest spinning hits the first, a guest waiting on
-/// a slow host call hits the second.
+/// a slow host call hits the second. The operator sets them (`[limits]`
+/// for every source, `[sources.NAME.limits]` for one); a plugin's manifest
+/// may only lower them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// CPU budget per guest call, in wasmtime fuel units (about one per
@@ -20,6 +22,9 @@ pub struct Limits {
     pub max_page_bytes: usize,
     /// Largest cursor, in bytes of JSON.
     pub max_cursor_bytes: usize,
+    /// Largest entity, in bytes of JSON: a larger one is refused on its own
+    /// (with its ref and size), and the rest of its page goes on.
+    pub max_entity_bytes: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +36,7 @@ impl Default for Limits {
             max_entities_per_page: 10_000,
             max_page_bytes: 64 << 20,
             max_cursor_bytes: 64 << 10,
+            max_entity_bytes: 1 << 20,
         }
     }
 }

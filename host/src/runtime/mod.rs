@@ -8,20 +8,19 @@
 //! [`CallStats`]), and [`Page`] is what a `next` call returns once the host
 //! has checked it; a plugin that exports `push` turns a [`PushEvent`] into a
 //! [`PushOutcome`]. Each store's data is an instance state, with its memory
-//! limiter; `host_imports` links the capabilities a source may import.
+//! limiter; `capabilities` holds each capability a source may import (its
+//! grant, its state and its imports).
 
 mod bindings;
 mod burst;
 mod cache;
 mod call_guard;
+mod capabilities;
 mod epoch;
 mod error;
-mod guest_output;
-mod host_imports;
 mod instance_state;
 mod limits;
 mod memory_limiter;
-mod outbound;
 mod page;
 mod plugin;
 mod plugin_runtime;
@@ -30,13 +29,14 @@ mod settings;
 
 pub use burst::Burst;
 pub use call_guard::CallStats;
+pub use capabilities::http::{
+    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, HostRule,
+    OutboundCounters, OutboundGrant, OutboundStats, is_public,
+};
 pub use error::{Call, LoadError, SourceError, SourceErrorKind};
 pub use limits::Limits;
-pub use outbound::{
-    DEFAULT_REQUEST_TIMEOUT, HostRule, OutboundCounters, OutboundGrant, OutboundStats, is_public,
-};
 pub use page::{Cursor, Page};
-pub use plugin::{ContractInfo, Plugin};
+pub use plugin::{ContractInfo, Plugin, is_valid_provider_name};
 pub use plugin_runtime::{Instrumentation, PluginRuntime, RuntimeOptions};
 pub use push::{PushEvent, PushOutcome};
 pub use settings::SourceSettings;

@@ -16,9 +16,9 @@ use super::bindings::{SourcePlugin, SourcePluginPre};
 use super::burst::Burst;
 use super::cache::{self, Origin};
 use super::call_guard::CallGuard;
+use super::capabilities::http::{OutboundCounters, OutboundStats};
 use super::error::{Call, LoadError, SourceError, SourceErrorKind};
 use super::instance_state::InstanceState;
-use super::outbound::{OutboundCounters, OutboundStats};
 use super::push::{self, PushEvent, PushOutcome};
 use super::{
     CONTRACT_VERSION, Instrumentation, PluginRuntime, SUPPORTED_CONTRACT_VERSIONS, SourceSettings,
@@ -168,7 +168,7 @@ impl Plugin {
     pub(crate) fn new_store(&self) -> Store<InstanceState> {
         let state = InstanceState::new(
             self.provider_name.clone(),
-            self.settings.clone(),
+            &self.settings,
             self.outbound.clone(),
         );
         let mut store = Store::new(self.pre.engine(), state);
@@ -349,7 +349,9 @@ fn read_contract(
     })
 }
 
-fn is_valid_provider_name(name: &str) -> bool {
+/// Whether `name` may name a source: 1 to 128 ASCII letters, digits, `.`,
+/// `_` and `-`, starting with a letter or digit.
+pub fn is_valid_provider_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= 128
         && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())

@@ -9,9 +9,9 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use super::cache::CodeCache;
+use super::capabilities;
 use super::epoch::start_epoch_ticker;
 use super::error::LoadError;
-use super::host_imports;
 use super::instance_state::InstanceState;
 use super::plugin::Plugin;
 use super::settings::SourceSettings;
@@ -60,13 +60,16 @@ impl PluginRuntime {
             .wasm_component_model(true);
         let engine = Engine::new(&config).map_err(LoadError::engine)?;
         let mut linker = Linker::new(&engine);
-        host_imports::add_to_linker(&mut linker).map_err(LoadError::engine)?;
+        capabilities::add_to_linker(&mut linker).map_err(LoadError::engine)?;
         if instrumentation.epochs {
             start_epoch_ticker(engine.weak()).map_err(|error| {
                 LoadError::engine(format!("cannot start the epoch ticker thread: {error}"))
             })?;
         }
-        let cache = options.cache_dir.map(|dir| CodeCache::new(dir, &engine));
+        let cache = options
+            .cache_dir
+            .map(|dir| CodeCache::new(dir, &engine))
+            .transpose()?;
         Ok(PluginRuntime {
             engine,
             linker: Arc::new(linker),

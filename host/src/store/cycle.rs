@@ -118,6 +118,12 @@ impl Catalog {
     ) -> Result<(PageOutcome, Option<SweepOutcome>), StoreError> {
         let source = role.name;
         let doing = format!("committing a page of source `{source}`");
+        if crate::failpoints::commit_fails(source) {
+            return Err(StoreError::Query {
+                doing,
+                error: sqlx::Error::PoolTimedOut,
+            });
+        }
         let (outcome, sweep) = match (&self.sqlite_writer, progress.last) {
             // A page within the cycle, the common case, runs on SQLite's
             // writer directly.

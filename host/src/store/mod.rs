@@ -45,8 +45,8 @@ pub use cycle::{FailureStep, PageProgress};
 pub use cycle_history::{CycleRecord, ErrorRecord};
 pub use model::{CycleTotals, SourceRole};
 pub use read::{
-    Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, LogBounds,
-    PurgeOutcome, SourceCounters, StoredEntity,
+    Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, EventTexts,
+    LogBounds, PurgeOutcome, SourceCounters, StoredEntity,
 };
 pub use source_status::{Phase, SourceStatus};
 pub use sweep::{SweepGuards, SweepOutcome};

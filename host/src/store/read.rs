@@ -9,14 +9,19 @@ use weir_core::merge::{Contribution, single_provenance};
 use super::{Backend, Catalog, QueryContext, StoreError};
 
 /// The compacted change log after offset `$1`, at most `$2` events in offset
-/// order, as `(event_offset, change, entity_ref, body)`: each live entity's
-/// latest event (its row, with its current body) merged with the removed
-/// refs' tombstones (no body). `filter` (`AND …` on `kind`) applies to both.
-/// Each side is limited first, so either is read by its offset index only
-/// as far as the page needs.
+/// order and about `$3` characters of entity text, as `(event_offset, change,
+/// entity_ref, body, available)`: each live entity's latest event (its row,
+/// with its current body) merged with the removed refs' tombstones (no
+/// body). `filter` (`AND …` on `kind`) applies to both. Each side is limited
+/// first, so either is read by its offset index only as far as the page
+/// needs. An event is in the page when the text before it is under `$3`
+/// (so the first always is); `available` is how many there were before that
+/// cut, so a page cut short is known to be.
 fn log_after_offset(filter: &str) -> String {
     format!(
-        "SELECT event_offset, change, entity_ref, body FROM ( \
+        "SELECT event_offset, change, entity_ref, body, available FROM ( \
+         SELECT log.*, SUM(LENGTH(COALESCE(body, ''))) OVER (ORDER BY event_offset) AS running, \
+         LENGTH(COALESCE(body, '')) AS size, COUNT(*) OVER () AS available FROM ( \
          SELECT * FROM (SELECT e.event_offset, e.last_change AS change, e.entity_ref, \
          COALESCE(e.body, s.body) AS body FROM entities e \
          LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
@@ -24,7 +29,8 @@ fn log_after_offset(filter: &str) -> String {
          UNION ALL \
          SELECT * FROM (SELECT event_offset, 'removed' AS change, entity_ref, NULL AS body \
          FROM removals WHERE event_offset > $1 {filter}ORDER BY event_offset LIMIT $2) gone \
-         ) log ORDER BY event_offset LIMIT $2"
+         ORDER BY event_offset LIMIT $2) log \
+         ) sized WHERE running - size < $3 ORDER BY event_offset"
     )
 }
 
@@ -119,6 +125,7 @@ impl Catalog {
         let rows = sqlx::query(AssertSqlSafe(log_after_offset("")))
             .bind(offset)
             .bind(limit)
+            .bind(i64::MAX)
             .fetch_all(self.pool())
             .await
             .doing(format!("reading changes after offset {offset}"))?;
@@ -251,6 +258,15 @@ pub struct EventText {
     pub body: Option<String>,
 }
 
+/// A page of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTexts {
+    pub events: Vec<EventText>,
+    /// The page was cut at its size in text before its count: more events
+    /// follow its last one.
+    pub cut_short: bool,
+}
+
 /// Where the change log stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogBounds {
@@ -356,19 +372,22 @@ impl Catalog {
             .doing("reading entities")
     }
 
-    /// Events after `offset` in offset order, at most `limit`, of `kinds`
-    /// (lower case; empty = every kind), with the current entity's text:
-    /// `GET /api/events`. One statement, so one consistent snapshot.
+    /// Events after `offset` in offset order, at most `limit` and about
+    /// `max_chars` characters of entity text (always at least one event),
+    /// of `kinds` (lower case; empty = every kind), with the current
+    /// entity's text: `GET /api/events`. One statement, so one consistent
+    /// snapshot.
     pub async fn event_texts(
         &self,
         offset: i64,
         limit: i64,
+        max_chars: i64,
         kinds: &[String],
-    ) -> Result<Vec<EventText>, StoreError> {
+    ) -> Result<EventTexts, StoreError> {
         let kinds_sql = if kinds.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+            let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
             format!("AND kind IN ({}) ", list.join(","))
         };
         let select = log_after_offset(&kinds_sql);
@@ -379,13 +398,16 @@ impl Catalog {
             // which JSON text and entity refs never contain raw.
             format!(
                 "SELECT group_concat(event_offset || char(31) || change || char(31) || \
-                 entity_ref || char(31) || COALESCE(body, ''), char(30) ORDER BY event_offset) \
-                 FROM ({select})"
+                 entity_ref || char(31) || COALESCE(body, ''), char(30) ORDER BY event_offset), \
+                 MAX(available), COUNT(*) FROM ({select})"
             )
         } else {
             select
         };
-        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(offset).bind(limit);
+        let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .bind(offset)
+            .bind(limit)
+            .bind(max_chars);
         for kind in kinds {
             statement = statement.bind(kind.as_str());
         }
@@ -394,13 +416,27 @@ impl Catalog {
             .await
             .doing(format!("reading events after offset {offset}"))?;
         if self.backend == Backend::Sqlite {
-            let packed: Option<String> = match rows.first() {
-                Some(row) => row.try_get(0).doing("reading events")?,
-                None => None,
+            let (packed, available, count): (Option<String>, Option<i64>, i64) = match rows.first()
+            {
+                Some(row) => (
+                    row.try_get(0).doing("reading events")?,
+                    row.try_get(1).doing("reading events")?,
+                    row.try_get(2).doing("reading events")?,
+                ),
+                None => (None, None, 0),
             };
-            return packed.as_deref().map_or(Ok(Vec::new()), unpack_events);
+            let events = packed.as_deref().map_or(Ok(Vec::new()), unpack_events)?;
+            return Ok(EventTexts {
+                events,
+                cut_short: available.unwrap_or(0) > count,
+            });
         }
-        rows.iter()
+        let available: i64 = match rows.first() {
+            Some(row) => row.try_get(4).doing("reading events")?,
+            None => 0,
+        };
+        let events = rows
+            .iter()
             .map(|row| {
                 let kind = change_kind(&row.try_get::<String, _>(1)?);
                 let body: Option<String> = row.try_get(3)?;
@@ -415,8 +451,12 @@ impl Catalog {
                     kind,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .doing("reading events")
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .doing("reading events")?;
+        Ok(EventTexts {
+            cut_short: available > events.len() as i64,
+            events,
+        })
     }
 
     /// The log's head and how far tombstones were purged.

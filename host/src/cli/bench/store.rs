@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use weir::engine::ingest_page;
-use weir::runtime::{Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
+use weir::runtime::{Limits, Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
 use weir::store::{Catalog, SourceRole};
-use weir_core::intake::Scope;
+use weir_core::intake::Admission;
 
 /// Measure ingest into the store: a first ingest of the synthetic source, the
 /// same pages again unchanged, and a second source merging into the same
@@ -128,7 +128,8 @@ async fn ingest(
         let mut page = burst.next(cursor.as_ref()).await?;
         let applying = Instant::now();
         let entities = std::mem::take(&mut page.entities);
-        let outcome = ingest_page(store, source, &Scope::default(), entities).await?;
+        let admission = Admission::anything_up_to(Limits::default().max_entity_bytes);
+        let outcome = ingest_page(store, source, &admission, entities).await?;
         anyhow::ensure!(
             outcome.rejected.is_empty(),
             "rejected: {:?}",

@@ -1,73 +1,23 @@
 //! A guest's stdout and stderr: each complete line is logged, attributed to
-//! the source and rate-limited ([`LineBudget`]), and the last few kilobytes
-//! are kept so a trap's error can say what the guest printed before it died
-//! (a Rust panic message, say).
+//! the source, its control characters escaped and rate-limited (as the `log`
+//! capability's lines), and the last few kilobytes are kept so a trap's
+//! error can say what the guest printed before it died (a Rust panic
+//! message, say).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use super::log::{LineBudget, printable};
 
 /// How much of the output's end is kept for error reports.
 const TAIL_BYTES: usize = 4096;
 /// A line longer than this is logged in pieces.
 const MAX_LINE_BYTES: usize = 8192;
-/// Lines a source may log per second and stream (stdout, stderr, the `log`
-/// import); the rest are dropped and counted.
-pub(crate) const MAX_LINES_PER_SECOND: u32 = 200;
-
-/// A fixed one-second window of log lines. When a window ends with lines
-/// dropped, one warning says how many.
-pub(crate) struct LineBudget {
-    window_start: Instant,
-    lines: u32,
-    dropped: u64,
-}
-
-impl LineBudget {
-    pub fn new() -> Self {
-        LineBudget {
-            window_start: Instant::now(),
-            lines: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Whether the next line may be logged.
-    pub fn admit(&mut self, source: &str, stream: &str) -> bool {
-        if self.window_start.elapsed() >= Duration::from_secs(1) {
-            self.report(source, stream);
-            self.window_start = Instant::now();
-            self.lines = 0;
-        }
-        if self.lines < MAX_LINES_PER_SECOND {
-            self.lines += 1;
-            true
-        } else {
-            self.dropped += 1;
-            false
-        }
-    }
-
-    /// Say how many lines were dropped, if any.
-    pub fn report(&mut self, source: &str, stream: &str) {
-        if self.dropped > 0 {
-            tracing::warn!(
-                target: "weir::guest",
-                source,
-                stream,
-                "{} lines dropped: over {MAX_LINES_PER_SECOND} lines per second",
-                self.dropped
-            );
-            self.dropped = 0;
-        }
-    }
-}
-
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
     inner: Arc<Mutex<Output>>,
@@ -136,7 +86,7 @@ impl Output {
     }
 
     fn emit_line(&mut self) {
-        let line = String::from_utf8_lossy(&self.line);
+        let line = printable(&String::from_utf8_lossy(&self.line), MAX_LINE_BYTES);
         if line.trim().is_empty() {
             self.line.clear();
             return;
@@ -227,28 +177,14 @@ mod tests {
     }
 
     #[test]
-    fn lines_past_the_budget_are_dropped_and_counted() {
-        let mut budget = LineBudget::new();
-        let admitted = (0..MAX_LINES_PER_SECOND + 50)
-            .filter(|_| budget.admit("test", "stderr"))
-            .count();
-        assert_eq!(admitted, MAX_LINES_PER_SECOND as usize);
-        assert_eq!(budget.dropped, 50);
-        budget.window_start -= Duration::from_secs(1);
-        assert!(budget.admit("test", "stderr"));
-        assert_eq!(budget.dropped, 0);
-    }
-
-    #[test]
     fn the_tail_is_kept_even_for_dropped_lines() {
         let output = GuestOutput::new("test".into(), "stderr");
-        for i in 0..MAX_LINES_PER_SECOND + 10 {
+        for i in 0..super::super::log::MAX_LINES_PER_SECOND + 10 {
             output.write(format!("line {i}\n").as_bytes());
         }
-        assert!(
-            output
-                .tail()
-                .ends_with(&format!("line {}", MAX_LINES_PER_SECOND + 9))
-        );
+        assert!(output.tail().ends_with(&format!(
+            "line {}",
+            super::super::log::MAX_LINES_PER_SECOND + 9
+        )));
     }
 }
