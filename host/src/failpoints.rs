@@ -15,6 +15,7 @@
 /// The burst of source `source` starts: with `weir::burst` set to
 /// `return(SOURCE)`, its runner panics here (to prove one source's panic
 /// leaves the others running, and is recorded and recovered from).
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
 pub(crate) fn burst_start(source: &str) {
     fail::fail_point!("weir::burst", |victim: Option<String>| {
         if victim.as_deref() == Some(source) {
@@ -26,6 +27,7 @@ pub(crate) fn burst_start(source: &str) {
 /// A page of `source` is about to commit: with `weir::commit` set to
 /// `return(SOURCE)`, say it must fail as a database that does not answer
 /// would (to prove a store outage is not counted against a plugin).
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
 pub(crate) fn commit_fails(source: &str) -> bool {
     fail::fail_point!("weir::commit", |victim: Option<String>| {
         victim.as_deref() == Some(source)

@@ -1177,6 +1177,7 @@ async fn pushed_events(ctx: Ctx) {
                 "upsert": [component_json("pushed-1"), { "kind": "Component" }],
                 "remove": ["component:default/pushing-2"],
             })),
+            None,
         )
         .await
         .expect("push");
@@ -1194,6 +1195,7 @@ async fn pushed_events(ctx: Ctx) {
         .push(
             "pushing",
             push_event(serde_json::json!({ "fail": "transient" })),
+            None,
         )
         .await
         .unwrap_err()
@@ -1205,7 +1207,7 @@ async fn pushed_events(ctx: Ctx) {
     let synthetic = ctx.synthetic(&[("count", "1")]).await;
     let engine = ctx.start(vec![(synthetic, quick())]);
     let error = engine
-        .push("synthetic", push_event(serde_json::json!({})))
+        .push("synthetic", push_event(serde_json::json!({})), None)
         .await
         .unwrap_err();
     assert!(
@@ -1299,6 +1301,7 @@ async fn pushed_mid_cycle(ctx: Ctx) {
         .push(
             "pushing",
             push_event(serde_json::json!({ "upsert": [component_json("pushed")] })),
+            None,
         )
         .await
         .expect("push");

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use weir::engine::{Rest, SourceOptions, Supervisor, SupervisorOptions};
-use weir::http::{HttpSettings, PushAuth, ReadAccess, Secret, router_with, sign};
+use weir::http::{HttpSettings, PushSettings, ReadAccess, Secret, router_with, sign};
 use weir::runtime::{Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
 use weir::store::{Catalog, EntityQuery, SourceRole};
 use weir_core::canonical::content_hash;
@@ -1196,7 +1196,7 @@ async fn admin_routes(store: Catalog, backend: &'static str) {
         .map(|n| format!("component:default/marked-{n}"))
         .collect();
     store
-        .apply_push(role("well-behaved", 0), Vec::new(), &[], &marked, &[])
+        .apply_push(role("well-behaved", 0), Vec::new(), &[], &marked, &[], None)
         .await
         .unwrap();
     let marks = client.ok(&format!("{provider}/marks?limit=4")).await;
@@ -1356,9 +1356,10 @@ async fn push(store: Catalog, backend: &'static str) {
     let settings = HttpSettings::default();
     settings.push.set(
         "pushing",
-        Some(PushAuth {
+        Some(PushSettings {
             hmac_secret: Some(Secret::new(PUSH_SECRET)),
             token: Some(Secret::new(PUSH_TOKEN)),
+            ..PushSettings::default()
         }),
     );
     let client = Client(router_with(Arc::clone(&engine), settings));
@@ -1441,9 +1442,13 @@ async fn push(store: Catalog, backend: &'static str) {
     );
 
     // The source refuses the event: 422; asks for a retry: 503.
-    for (fail, status) in [
-        ("fatal", StatusCode::UNPROCESSABLE_ENTITY),
-        ("transient", StatusCode::SERVICE_UNAVAILABLE),
+    for (fail, status, code) in [
+        ("fatal", StatusCode::UNPROCESSABLE_ENTITY, "source_refused"),
+        (
+            "transient",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "source_unavailable",
+        ),
     ] {
         let event = serde_json::to_vec(&json!({ "fail": fail })).unwrap();
         let signature = sign(PUSH_SECRET, &event);
@@ -1456,18 +1461,28 @@ async fn push(store: Catalog, backend: &'static str) {
             )
             .await;
         assert_eq!(answer.status, status, "{fail}: {}", answer.text);
-        assert_eq!(answer.error_name(), "SourceError");
+        assert_eq!(answer.json()["error"]["code"], code, "{}", answer.text);
     }
 
-    // A body over the limit: 413, as JSON, before anything else.
-    let small = Client(router_with(
-        Arc::clone(&engine),
-        HttpSettings {
-            max_push_bytes: 64,
-            ..HttpSettings::default()
-        },
-    ));
-    let answer = small.send(Method::POST, uri, &[], vec![b' '; 65]).await;
+    // A body over the source's limit: 413, as JSON, before it is all read.
+    let small = HttpSettings::default();
+    small.push.set(
+        "pushing",
+        Some(PushSettings {
+            token: Some(Secret::new(PUSH_TOKEN)),
+            max_body_bytes: 64,
+            ..PushSettings::default()
+        }),
+    );
+    let small = Client(router_with(Arc::clone(&engine), small));
+    let answer = small
+        .send(
+            Method::POST,
+            uri,
+            &[("authorization", &bearer)],
+            vec![b' '; 65],
+        )
+        .await;
     assert_eq!(
         answer.status,
         StatusCode::PAYLOAD_TOO_LARGE,

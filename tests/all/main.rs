@@ -7,6 +7,7 @@
 mod capabilities;
 mod cli;
 mod engine;
+mod hostile_clients;
 mod http;
 mod layers;
 mod process;

@@ -811,7 +811,7 @@ async fn marks_cleared_per_source(store: &Catalog) {
     let mark = |name: &str| vec![format!("component:default/{name}")];
     for name in names {
         store
-            .apply_push(source(name, 1), Vec::new(), &[], &mark(name), &[])
+            .apply_push(source(name, 1), Vec::new(), &[], &mark(name), &[], None)
             .await
             .unwrap();
     }
@@ -826,7 +826,7 @@ async fn marks_cleared_per_source(store: &Catalog) {
     assert!(store.marks("alpha").await.unwrap().is_empty());
     // A source with no marks clears none of another's.
     store
-        .apply_push(source("beta", 1), Vec::new(), &[], &mark("beta"), &[])
+        .apply_push(source("beta", 1), Vec::new(), &[], &mark("beta"), &[], None)
         .await
         .unwrap();
     store.clear_marks("alpha").await.unwrap();

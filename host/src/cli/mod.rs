@@ -153,7 +153,7 @@ impl LimitArgs {
 
 /// A duration on the command line: `500ms`, `30s`, `2m`, `1d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DurationArg(Duration);
+pub(crate) struct DurationArg(pub(crate) Duration);
 
 impl FromStr for DurationArg {
     type Err = humantime::DurationError;

@@ -122,14 +122,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     // On a signal, long polls answer at once so the shutdown need not wait.
     let (closing, closed) = tokio::sync::watch::channel(false);
+    let limits = http.listener_limits();
     let router = weir::http::router_closing(Arc::clone(&engine), http, closed);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = closing.send(true);
-        })
-        .await
-        .context("the HTTP server failed")?;
+    weir::http::serve(listener, router, limits, async move {
+        shutdown_signal().await;
+        let _ = closing.send(true);
+    })
+    .await
+    .context("serving HTTP")?;
     info!("shutting down");
     let _ = folder_stop.send(true);
     if let Err(error) = folder_task.await {

@@ -34,7 +34,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use crate::engine::SourceOptions;
-use crate::http::{HttpSettings, PushAuth};
+use crate::http::{HttpSettings, PushSettings};
 use crate::runtime::{Limits, SourceSettings};
 
 pub use grant::SettingGrant;
@@ -76,7 +76,7 @@ pub struct SourceConfig {
     pub options: SourceOptions,
     pub settings: SourceSettings,
     /// How pushed events to this source authenticate.
-    pub push: PushAuth,
+    pub push: PushSettings,
     /// Each setting: what the manifest asked, what the operator granted, and
     /// what the source gets (`weir check` prints it).
     pub grants: Vec<SettingGrant>,

@@ -26,6 +26,13 @@ pub(super) struct RawHttp {
     pub read_access: Option<Value>,
     pub tombstone_retention: Option<Value>,
     pub max_wait: Option<Value>,
+    pub allowed_origins: Option<Value>,
+    pub max_connections: Option<Value>,
+    pub max_long_polls: Option<Value>,
+    pub header_timeout: Option<Value>,
+    pub body_timeout: Option<Value>,
+    pub request_budget: Option<Value>,
+    pub shutdown_timeout: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +40,10 @@ pub(super) struct RawHttp {
 pub(super) struct RawPush {
     pub secret: Option<Value>,
     pub token: Option<Value>,
+    pub max_body_bytes: Option<Value>,
+    pub max_concurrent: Option<Value>,
+    pub delivery_header: Option<Value>,
+    pub replay_window: Option<Value>,
 }
 
 /// `[sources.NAME]` in `weir.toml` (the operator's settings of one source),

@@ -15,7 +15,7 @@ use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSecret,
 use super::section::{GrantedSecret, LimitsSection, SecretOrigin, SourceSection};
 use super::{Config, ConfigError, default_max_concurrent_bursts};
 use crate::engine::Rest;
-use crate::http::{HttpSettings, PushAuth, ReadAccess, Secret};
+use crate::http::{HttpSettings, PushSettings, ReadAccess, Secret};
 use crate::runtime::{HostRule, Limits, OutboundGrant};
 
 const DEFAULT_DATABASE: &str = "sqlite://weir.db";
@@ -48,6 +48,11 @@ pub(super) const MAX_CURSOR_BYTES: usize = 16 << 20;
 pub(super) const MAX_ENTITY_BYTES: usize = 64 << 20;
 pub(super) const MAX_CONCURRENT_REQUESTS: usize = 1024;
 pub(super) const MAX_RESPONSE_BYTES: usize = 1 << 30;
+pub(super) const MAX_PUSH_BODY_BYTES: usize = 32 << 20;
+pub(super) const MAX_CONCURRENT_PUSHES: usize = 256;
+pub(super) const MAX_REPLAY_WINDOW: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+pub(super) const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+pub(super) const MAX_CONNECTIONS: usize = 1_000_000;
 pub(super) const EMPTY_PLUGINS: &str = "the plugin folder must not be empty";
 
 /// A key's dotted path, e.g. `sources.github.backoff[2]`; a segment that is
@@ -380,26 +385,107 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             };
         }
         if let Some(value) = raw.max_wait {
-            let key = at("maxWait");
-            http.max_wait = self.duration(&key, value)?;
-            if http.max_wait > Duration::from_secs(600) {
-                return Err(self.invalid(&key, "must be at most 10m"));
+            http.max_wait =
+                self.duration_within(&at("maxWait"), value, true, Duration::from_secs(600))?;
+        }
+        if let Some(value) = raw.allowed_origins {
+            http.allowed_origins = self.origins(&at("allowedOrigins"), value)?;
+        }
+        for (name, value, setting) in [
+            (
+                "maxConnections",
+                raw.max_connections,
+                &mut http.max_connections,
+            ),
+            ("maxLongPolls", raw.max_long_polls, &mut http.max_long_polls),
+        ] {
+            if let Some(value) = value {
+                let key = at(name);
+                *setting = self.count(&key, value)?;
+                if !(1..=MAX_CONNECTIONS).contains(setting) {
+                    return Err(self.invalid(&key, format!("must be from 1 to {MAX_CONNECTIONS}")));
+                }
+            }
+        }
+        for (name, value, setting) in [
+            (
+                "headerTimeout",
+                raw.header_timeout,
+                &mut http.header_timeout,
+            ),
+            ("bodyTimeout", raw.body_timeout, &mut http.body_timeout),
+            (
+                "requestBudget",
+                raw.request_budget,
+                &mut http.request_budget,
+            ),
+            (
+                "shutdownTimeout",
+                raw.shutdown_timeout,
+                &mut http.shutdown_timeout,
+            ),
+        ] {
+            if let Some(value) = value {
+                *setting = self.duration_within(&at(name), value, false, MAX_HTTP_TIMEOUT)?;
             }
         }
         Ok(http)
     }
 
+    /// `[http] allowedOrigins`: the origins (`https://backstage.example.com`)
+    /// whose browser pages may call the API.
+    fn origins(&self, key: &Key, value: Value) -> Result<Vec<String>, ConfigError> {
+        self.array(key, value)?
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let at = key.index(index);
+                let text = self.string(&at, value)?;
+                crate::http::origin(&text).map_err(|reason| self.invalid(&at, reason))
+            })
+            .collect()
+    }
+
     /// `[sources.NAME.push]`: environment variables holding the source's
     /// push signing key and token.
-    fn push(&self, key: &Key, value: Value) -> Result<PushAuth, ConfigError> {
+    fn push(&self, key: &Key, value: Value) -> Result<PushSettings, ConfigError> {
         let table = self.table(key, value)?;
         let raw: RawPush = self.structure(key, table)?;
-        let mut push = PushAuth::default();
+        let mut push = PushSettings::default();
+        let at = |name: &str| key.child(name);
         if let Some(value) = raw.secret {
-            push.hmac_secret = Some(self.secret_token(&key.child("secret"), value)?);
+            push.hmac_secret = Some(self.secret_token(&at("secret"), value)?);
         }
         if let Some(value) = raw.token {
-            push.token = Some(self.secret_token(&key.child("token"), value)?);
+            push.token = Some(self.secret_token(&at("token"), value)?);
+        }
+        if let Some(value) = raw.max_body_bytes {
+            let key = at("maxBodyBytes");
+            push.max_body_bytes = self.size_within(&key, value, MAX_PUSH_BODY_BYTES)?;
+            if push.max_body_bytes == 0 {
+                return Err(self.invalid(&key, "must be more than zero"));
+            }
+        }
+        if let Some(value) = raw.max_concurrent {
+            let key = at("maxConcurrent");
+            push.max_concurrent = self.count(&key, value)?;
+            if !(1..=MAX_CONCURRENT_PUSHES).contains(&push.max_concurrent) {
+                return Err(
+                    self.invalid(&key, format!("must be from 1 to {MAX_CONCURRENT_PUSHES}"))
+                );
+            }
+        }
+        if let Some(value) = raw.delivery_header {
+            let key = at("deliveryHeader");
+            let name = self.string(&key, value)?.to_ascii_lowercase();
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(self.invalid(&key, format!("{name:?} is not a header name")));
+            }
+            push.delivery_header = name;
+        }
+        if let Some(value) = raw.replay_window {
+            let key = at("replayWindow");
+            push.replay_window = self.duration_within(&key, value, true, MAX_REPLAY_WINDOW)?;
         }
         Ok(push)
     }

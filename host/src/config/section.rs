@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::engine::Rest;
-use crate::http::PushAuth;
+use crate::http::PushSettings;
 use crate::runtime::{Limits, OutboundGrant};
 
 /// A source section of one file.
@@ -33,7 +33,7 @@ pub(super) struct SourceSection {
     /// The manifest's: the names of the secrets the plugin needs.
     pub asked_secrets: Vec<String>,
     pub outbound: Option<OutboundGrant>,
-    pub push: Option<PushAuth>,
+    pub push: Option<PushSettings>,
 }
 
 /// A secret the operator granted, read when the configuration was loaded.

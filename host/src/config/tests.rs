@@ -283,6 +283,34 @@ fn the_example_in_the_configuration_reference_parses() {
     assert_eq!(outbound.request_timeout, Duration::from_secs(30));
     assert_eq!(outbound.max_concurrent_requests, 16);
     assert_eq!(outbound.max_response_bytes, 64 << 20);
+    // The documented HTTP and push values are the defaults.
+    let defaults = crate::http::HttpSettings::default();
+    let http = &config.http;
+    assert_eq!(
+        (http.max_connections, http.max_long_polls),
+        (defaults.max_connections, defaults.max_long_polls)
+    );
+    assert_eq!(
+        [
+            http.header_timeout,
+            http.body_timeout,
+            http.request_budget,
+            http.shutdown_timeout
+        ],
+        [
+            defaults.header_timeout,
+            defaults.body_timeout,
+            defaults.request_budget,
+            defaults.shutdown_timeout
+        ]
+    );
+    assert!(http.allowed_origins.is_empty());
+    let push = PushSettings {
+        hmac_secret: github.push.hmac_secret.clone(),
+        token: github.push.token.clone(),
+        ..PushSettings::default()
+    };
+    assert_eq!(github.push, push);
 }
 
 #[test]

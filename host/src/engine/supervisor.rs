@@ -23,7 +23,8 @@ use super::runner::{Runner, RunnerContext, rest_until};
 use super::versions::{BurstFigures, ReloadStatus, Slot, Version};
 use crate::runtime::{OutboundStats, Plugin, PushEvent, SourceError};
 use crate::store::{
-    Catalog, FailureStep, PageOutcome, RemovalOutcome, SourceRole, SourceStatus, StoreError, now_ms,
+    Catalog, Delivery, FailureStep, PageOutcome, PushApplied, RemovalOutcome, SourceRole,
+    SourceStatus, StoreError, now_ms,
 };
 
 /// Host-wide engine settings.
@@ -83,6 +84,9 @@ pub struct PushReport {
     /// The upserts, as a page's outcome (rejections included).
     pub upserts: PageOutcome,
     pub removals: RemovalOutcome,
+    /// The delivery was applied before, within its replay window: nothing
+    /// was done this time.
+    pub duplicate: bool,
 }
 
 /// The running sources of this process.
@@ -424,12 +428,25 @@ impl Supervisor {
     /// Hand `event` to the source's push handler and apply what it returns
     /// at once: upserts (validated and merged like a page's entities, and
     /// marked in the current cycle so its sweep keeps them) and removals.
-    pub async fn push(&self, name: &str, event: PushEvent) -> Result<PushReport, EngineError> {
+    pub async fn push(
+        &self,
+        name: &str,
+        event: PushEvent,
+        delivery: Option<Delivery>,
+    ) -> Result<PushReport, EngineError> {
         let source = self.running(name)?;
         let source = &source.version;
         if !source.plugin.supports_push() {
             return Err(EngineError::PushUnsupported {
                 name: name.to_owned(),
+            });
+        }
+        if let Some(delivery) = &delivery
+            && self.store.delivery_applied(name, delivery).await?
+        {
+            return Ok(PushReport {
+                duplicate: true,
+                ..PushReport::default()
             });
         }
         let pushed = source.plugin.push(event).await?;
@@ -457,10 +474,26 @@ impl Supervisor {
                 }),
             }
         }
-        let (mut upserts, removals) = self
+        let applied = self
             .store
-            .apply_push(role, page.contributions, &rejected, &page.marks, &removals)
+            .apply_push(
+                role,
+                page.contributions,
+                &rejected,
+                &page.marks,
+                &removals,
+                delivery.as_ref(),
+            )
             .await?;
+        let (mut upserts, removals) = match applied {
+            PushApplied::Applied(upserts, removals) => (upserts, removals),
+            PushApplied::Duplicate => {
+                return Ok(PushReport {
+                    duplicate: true,
+                    ..PushReport::default()
+                });
+            }
+        };
         upserts.unchanged += page.unchanged;
         upserts.rejected.extend(rejected);
         info!(
@@ -470,7 +503,11 @@ impl Supervisor {
             rejected = upserts.rejected.len(),
             "push applied"
         );
-        Ok(PushReport { upserts, removals })
+        Ok(PushReport {
+            upserts,
+            removals,
+            duplicate: false,
+        })
     }
 
     /// The source's current version and its wake-up.

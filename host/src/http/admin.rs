@@ -78,7 +78,7 @@ pub(super) async fn health(
         .store()
         .source_statuses()
         .await
-        .map_err(|error| ApiError::unavailable(error.to_string()).with("healthy", false))?;
+        .map_err(|error| ApiError::from(error).with("healthy", false))?;
     let unhealthy: Vec<String> = statuses
         .into_iter()
         .filter(|status| api.engine.runs(&status.source))
@@ -298,7 +298,7 @@ pub struct CycleInfo {
 )]
 pub(super) async fn provider_status(
     State(api): State<Shared>,
-    _reader: Reader,
+    reader: Reader,
     Path(provider): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ProviderStatusBody>, ApiError> {
@@ -340,7 +340,53 @@ pub(super) async fn provider_status(
         .collect();
     let mut body = status_body(status, entities, push, recent_errors, cycles);
     body.plugin = plugin_info(&api, &provider);
+    if !reader.is_admin {
+        body.redact();
+    }
     Ok(Json(body))
+}
+
+impl ProviderStatusBody {
+    /// What a reader who is not an admin may see: no cursor, no file paths,
+    /// nothing a plugin printed.
+    fn redact(&mut self) {
+        self.cursor = None;
+        self.last_error = self.last_error.as_deref().map(redacted);
+        for error in &mut self.recent_errors {
+            error.message = redacted(&error.message);
+        }
+        if let Some(plugin) = &mut self.plugin {
+            plugin.file = file_name(&plugin.file);
+            plugin.last_reload_error = plugin.last_reload_error.as_deref().map(redacted);
+        }
+    }
+}
+
+/// An error message without what the guest printed and with each path
+/// reduced to its last part.
+fn redacted(message: &str) -> String {
+    let message = message
+        .split("; the guest's last output:")
+        .next()
+        .unwrap_or(message);
+    message
+        .split(' ')
+        .map(|word| {
+            if word.contains('/') {
+                file_name(word)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The last part of a path (`plugins/github.wasm` → `github.wasm`).
+fn file_name(path: &str) -> String {
+    let trimmed = path.trim_end_matches([':', ',', ';', ')']);
+    let name = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    format!("{name}{}", &path[trimmed.len()..])
 }
 
 fn waiting_to_start(provider: String, entities: i64, push: bool) -> ProviderStatusBody {
@@ -611,7 +657,7 @@ pub struct MarkRecord {
 )]
 pub(super) async fn marks(
     State(api): State<Shared>,
-    _reader: Reader,
+    reader: Reader,
     Path(provider): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MarksBody>, ApiError> {
@@ -635,6 +681,7 @@ pub(super) async fn marks(
         cycle: status.as_ref().map_or(0, |status| status.cycle),
         cursor: status
             .and_then(|status| status.cursor)
+            .filter(|_| reader.is_admin)
             .map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text))),
         total,
     }))
@@ -729,4 +776,23 @@ pub(super) async fn cleanup(
         body.providers.push(provider);
     }
     Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_message_keeps_no_path_and_no_guest_output() {
+        assert_eq!(
+            redacted(
+                "/srv/weir/plugins/github.wasm: source `github`: next: the guest trapped: \
+                 unreachable; the guest's last output: token=abc /etc/passwd"
+            ),
+            "github.wasm: source `github`: next: the guest trapped: unreachable"
+        );
+        assert_eq!(file_name("plugins/a.wasm"), "a.wasm");
+        assert_eq!(file_name("(plugins/a.wasm),"), "a.wasm),");
+        assert_eq!(redacted("no paths here"), "no paths here");
+    }
 }

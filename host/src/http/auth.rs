@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -48,42 +49,98 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How a source's pushed events are authenticated. With neither set, a
-/// push is an admin action (the admin token, if one is configured).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushAuth {
+/// How a source's pushed events are authenticated and bounded
+/// (`[sources.NAME.push]`). With neither a secret nor a token, a push is an
+/// admin action (the admin token, if one is configured).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSettings {
     /// The key of the HMAC-SHA256 signature in `X-Hub-Signature-256`.
     pub hmac_secret: Option<Secret>,
     /// A bearer token for this source's pushes.
     pub token: Option<Secret>,
+    /// The largest body, in bytes; a longer one is refused while it arrives.
+    pub max_body_bytes: usize,
+    /// Pushes to this source handled at once (their bodies read, then run
+    /// by the plugin); one more is answered 429.
+    pub max_concurrent: usize,
+    /// The header naming a delivery (lower case): a delivery seen within
+    /// `replay_window` is acknowledged and not applied again.
+    pub delivery_header: String,
+    /// How long a delivery's id is remembered; zero remembers none.
+    pub replay_window: Duration,
 }
 
-/// Each source's [`PushAuth`], by provider name, shared between the plugins
-/// folder (which writes it as plugins load) and the push route (which reads
-/// it for each request).
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            hmac_secret: None,
+            token: None,
+            max_body_bytes: 1 << 20,
+            max_concurrent: 4,
+            delivery_header: "x-github-delivery".to_owned(),
+            replay_window: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// Each source's [`PushSettings`], by provider name, shared between the
+/// plugins folder (which writes it as plugins load) and the push route
+/// (which reads it for each request), with the permits of the pushes
+/// handled at once.
 #[derive(Debug, Clone, Default)]
-pub struct PushKeys(Arc<RwLock<BTreeMap<String, PushAuth>>>);
+pub struct PushKeys(Arc<RwLock<BTreeMap<String, PushEntry>>>);
+
+/// A source's push settings and the permits of its pushes in progress.
+#[derive(Debug, Clone)]
+pub(super) struct PushEntry {
+    pub settings: PushSettings,
+    pub permits: Arc<tokio::sync::Semaphore>,
+}
 
 impl PushKeys {
-    /// Set (or with `None`, forget) how `source`'s pushes authenticate.
-    pub fn set(&self, source: &str, auth: Option<PushAuth>) {
+    /// Set (or with `None`, forget) how `source`'s pushes authenticate and
+    /// are bounded. The pushes in progress keep their permits.
+    pub fn set(&self, source: &str, settings: Option<PushSettings>) {
         let mut keys = self
             .0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match auth {
-            Some(auth) => keys.insert(source.to_owned(), auth),
+        match settings {
+            Some(settings) => {
+                let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
+                keys.insert(source.to_owned(), PushEntry { settings, permits })
+            }
             None => keys.remove(source),
         };
     }
 
     /// How `source`'s pushes authenticate, if it says.
-    pub fn get(&self, source: &str) -> Option<PushAuth> {
+    pub fn get(&self, source: &str) -> Option<PushSettings> {
+        self.entry(source).map(|entry| entry.settings)
+    }
+
+    pub(super) fn entry(&self, source: &str) -> Option<PushEntry> {
         let keys = self
             .0
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         keys.get(source).cloned()
+    }
+
+    /// The entry of `source`, a running source: the default one when it was
+    /// given none, kept so that its pushes share one set of permits.
+    pub(super) fn entry_or_default(&self, source: &str) -> PushEntry {
+        let mut keys = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.entry(source.to_owned())
+            .or_insert_with(|| {
+                let settings = PushSettings::default();
+                let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent));
+                PushEntry { settings, permits }
+            })
+            .clone()
     }
 }
 
@@ -108,8 +165,12 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// Proof that the request may use a mutating route.
 pub struct Admin;
 
-/// Proof that the request may use a read route.
-pub struct Reader;
+/// Proof that the request may use a read route, and whether it is an
+/// admin's (who is shown what others are not: file paths, cursors, what a
+/// plugin printed).
+pub struct Reader {
+    pub(super) is_admin: bool,
+}
 
 impl FromRequestParts<Arc<Api>> for Admin {
     type Rejection = ApiError;
@@ -123,7 +184,9 @@ impl FromRequestParts<Arc<Api>> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, ApiError> {
-        check_read(&api.settings, &parts.headers).map(|()| Reader)
+        check_read(&api.settings, &parts.headers)?;
+        let is_admin = check_admin(&api.settings, &parts.headers).is_ok();
+        Ok(Reader { is_admin })
     }
 }
 
@@ -174,57 +237,94 @@ pub(super) fn check_read(settings: &HttpSettings, headers: &HeaderMap) -> Result
 /// The signature header GitHub sends with each webhook delivery.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
-/// Check a pushed event to `source` against its credentials: a valid
-/// signature of `body`, or its token, or the admin token.
-pub(super) fn check_push(
+/// What a push must still prove once its body has arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PushProof {
+    /// Nothing: its token was valid, or none is needed.
+    Done,
+    /// The `X-Hub-Signature-256` signature of its body, under this key.
+    Signature { key: Secret, signature: Vec<u8> },
+}
+
+/// The one answer to a push that may not go on, whether its source is
+/// unknown or its credential wrong, so that no one can tell the two apart.
+pub(super) fn push_refused(source: &str) -> ApiError {
+    ApiError::unauthorized(format!(
+        "pushes to source `{source}` need its valid signature or token (or the admin token)"
+    ))
+    .with_code("push_unauthorized")
+}
+
+/// Check what a push to `source` can show before its body is read: a valid
+/// token, or a well-formed signature to check against the body once it has
+/// arrived. `settings` is `None` for a source this host does not run, which
+/// only the admin token may learn (it is then told the source is unknown).
+pub(super) fn check_push_head(
     settings: &HttpSettings,
     source: &str,
+    push: Option<&PushSettings>,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    let auth = settings.push.get(source);
-    let Some(auth) = auth.filter(|auth| auth.hmac_secret.is_some() || auth.token.is_some()) else {
-        return check_admin(settings, headers);
+) -> Result<PushProof, ApiError> {
+    let bearer = bearer(headers).map_err(|_| push_refused(source))?;
+    let is_admin = |token: &str| {
+        settings
+            .admin_token
+            .as_ref()
+            .is_some_and(|admin| admin.matches(token))
     };
-    if let Some(token) = bearer(headers)? {
-        let valid = [&auth.token, &settings.admin_token]
-            .into_iter()
-            .flatten()
-            .any(|secret| secret.matches(token));
-        return if valid {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized(format!(
-                "the bearer token is not valid for pushes to source `{source}`"
-            )))
+    let Some(push) = push else {
+        return match (settings.admin_token.is_some(), bearer) {
+            (false, _) => Err(unknown_source(source)),
+            (true, Some(token)) if is_admin(token) => Err(unknown_source(source)),
+            _ => Err(push_refused(source)),
+        };
+    };
+    if push.hmac_secret.is_none() && push.token.is_none() {
+        // A push is then an admin action.
+        return match (settings.admin_token.is_some(), bearer) {
+            (false, _) => Ok(PushProof::Done),
+            (true, Some(token)) if is_admin(token) => Ok(PushProof::Done),
+            _ => Err(push_refused(source)),
         };
     }
-    let Some(key) = &auth.hmac_secret else {
-        return Err(ApiError::unauthorized(format!(
-            "pushes to source `{source}` need its token: send `Authorization: Bearer <token>`"
-        )));
-    };
-    let Some(signature) = headers.get(SIGNATURE_HEADER) else {
-        return Err(ApiError::unauthorized(format!(
-            "pushes to source `{source}` must be signed: send `X-Hub-Signature-256: sha256=<hex \
-             HMAC-SHA256 of the body>`"
-        )));
+    if let Some(token) = bearer {
+        let valid = push.token.as_ref().is_some_and(|t| t.matches(token)) || is_admin(token);
+        return if valid {
+            Ok(PushProof::Done)
+        } else {
+            Err(push_refused(source))
+        };
+    }
+    let (Some(key), Some(signature)) = (&push.hmac_secret, headers.get(SIGNATURE_HEADER)) else {
+        return Err(push_refused(source));
     };
     let signature = signature
         .to_str()
         .ok()
         .and_then(|text| text.trim().strip_prefix("sha256="))
         .and_then(|hex_text| hex::decode(hex_text).ok())
-        .ok_or_else(|| {
-            ApiError::unauthorized("X-Hub-Signature-256 must be `sha256=<hex digest>`")
-        })?;
-    if verify_signature(key, body, &signature) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized(format!(
-            "the signature of the event does not match source `{source}`'s secret"
-        )))
+        .ok_or_else(|| push_refused(source))?;
+    Ok(PushProof::Signature {
+        key: key.clone(),
+        signature,
+    })
+}
+
+/// Check the body of a push against what its head left to prove.
+pub(super) fn check_push_body(
+    source: &str,
+    proof: &PushProof,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    match proof {
+        PushProof::Done => Ok(()),
+        PushProof::Signature { key, signature } if verify_signature(key, body, signature) => Ok(()),
+        PushProof::Signature { .. } => Err(push_refused(source)),
     }
+}
+
+fn unknown_source(source: &str) -> ApiError {
+    ApiError::not_found(format!("no source named `{source}` runs on this host"))
 }
 
 /// Whether `signature` is the HMAC-SHA256 of `body` under `key` (compared
@@ -254,6 +354,14 @@ pub fn check_exposure(listen: SocketAddr, settings: &HttpSettings) -> Result<(),
         return Err(
             "readAccess is \"token\" but no token is configured: set WEIR_ADMIN_TOKEN (or a read \
              token)"
+                .into(),
+        );
+    }
+    if !settings.allowed_origins.is_empty() && settings.admin_token.is_none() {
+        return Err(
+            "[http] allowedOrigins is set but no admin token is: pages of other origins may \
+             only call a server that has one. Set WEIR_ADMIN_TOKEN (or the `[http]` adminToken), \
+             or remove allowedOrigins"
                 .into(),
         );
     }
@@ -313,5 +421,18 @@ mod tests {
             ..HttpSettings::default()
         };
         assert!(check_exposure("127.0.0.1:7007".parse().unwrap(), &closed).is_err());
+        let origins = vec!["https://backstage.example.com".to_owned()];
+        let cors_without_token = HttpSettings {
+            allowed_origins: origins.clone(),
+            ..HttpSettings::default()
+        };
+        let refused =
+            check_exposure("127.0.0.1:7007".parse().unwrap(), &cors_without_token).unwrap_err();
+        assert!(refused.contains("allowedOrigins"), "{refused}");
+        let cors_with_token = HttpSettings {
+            allowed_origins: origins,
+            ..guarded
+        };
+        assert!(check_exposure("127.0.0.1:7007".parse().unwrap(), &cors_with_token).is_ok());
     }
 }

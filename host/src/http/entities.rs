@@ -20,11 +20,11 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 use weir_core::entity_ref::EntityRef;
 
-use super::Shared;
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::query::{NoParams, Params};
 use super::timestamp::timestamp;
+use super::{Shared, within_budget};
 use crate::store::{EntityQuery, EntityText, StoreError};
 
 /// Items per page when `limit` is not given, and the most it may ask for.
@@ -33,6 +33,10 @@ const MAX_LIMIT: i64 = 5000;
 /// Rows one request looks at when a `filter` must be checked on each
 /// entity: the page may come back short (even empty) with a `nextCursor`.
 const SCAN_BUDGET: usize = 20_000;
+/// The most `filter` alternatives one request may give, and the most
+/// conditions one of them may join.
+const MAX_FILTERS: usize = 20;
+const MAX_CONDITIONS: usize = 20;
 
 /// The query parameters of `GET /api/entities`.
 #[derive(IntoParams)]
@@ -152,7 +156,11 @@ pub(super) async fn list_entities(
     _reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EntityPage>, ApiError> {
-    let params = Params::parse::<ListEntitiesParams>(raw.as_deref())?;
+    within_budget(&api, list(&api, raw.as_deref())).await
+}
+
+async fn list(api: &Shared, raw: Option<&str>) -> Result<Json<EntityPage>, ApiError> {
+    let params = Params::parse::<ListEntitiesParams>(raw)?;
     let limit = params
         .integer("limit", 1..=MAX_LIMIT)?
         .unwrap_or(DEFAULT_LIMIT);
@@ -162,6 +170,13 @@ pub(super) async fn list_entities(
         source: params.single("source")?.map(str::to_owned),
         filters: params.all("filter").map(str::to_owned).collect(),
     };
+    if asked.filters.len() > MAX_FILTERS {
+        return Err(ApiError::bad_request(format!(
+            "{} `filter` parameters given; at most {MAX_FILTERS} alternatives are taken",
+            asked.filters.len()
+        ))
+        .with_code("too_many_filters"));
+    }
     let store = api.engine.store();
     let (listing, after, offset) = match params.single("cursor")? {
         Some(text) => {
@@ -245,31 +260,28 @@ async fn filtered_page(
     let batch = limit.clamp(500, 2000);
     let mut items = Vec::new();
     let mut scanned = 0;
+    let conditions = std::sync::Arc::new(conditions.to_vec());
     loop {
         let rows = store
             .entity_rows(&query(listing, after.as_deref(), batch))
             .await?;
         let ended = (rows.len() as i64) < batch;
-        for row in rows {
-            scanned += 1;
-            after = Some(row.entity_ref.clone());
-            let entity: Value = serde_json::from_str(&row.body).map_err(|error| {
-                ApiError::from(StoreError::Corrupt {
-                    entity_ref: row.entity_ref.clone(),
-                    what: "body",
-                    error: error.to_string(),
-                })
-            })?;
-            if conditions
-                .iter()
-                .any(|all| all.iter().all(|condition| condition.holds(&entity)))
-            {
-                items.push(item(row)?);
-                if items.len() as i64 == limit {
-                    return Ok((items, after));
-                }
+        scanned += rows.len();
+        let last_looked_at = rows.last().map(|row| row.entity_ref.clone());
+        // Parsing and matching each row is CPU work: off the async threads.
+        let conditions = std::sync::Arc::clone(&conditions);
+        let matching = tokio::task::spawn_blocking(move || matching_rows(rows, &conditions))
+            .await
+            .map_err(|error| ApiError::internal(format!("matching a filter failed: {error}")))??;
+        for row in matching {
+            let entity_ref = row.entity_ref.clone();
+            items.push(item(row)?);
+            if items.len() as i64 == limit {
+                // The next page looks on after this one.
+                return Ok((items, Some(entity_ref)));
             }
         }
+        after = last_looked_at.or(after);
         if ended {
             return Ok((items, None));
         }
@@ -277,6 +289,30 @@ async fn filtered_page(
             return Ok((items, after));
         }
     }
+}
+
+/// The rows whose entity meets one of the alternatives, in order.
+fn matching_rows(
+    rows: Vec<EntityText>,
+    conditions: &[Vec<Condition>],
+) -> Result<Vec<EntityText>, ApiError> {
+    let mut matching = Vec::new();
+    for row in rows {
+        let entity: Value = serde_json::from_str(&row.body).map_err(|error| {
+            ApiError::from(StoreError::Corrupt {
+                entity_ref: row.entity_ref.clone(),
+                what: "body",
+                error: error.to_string(),
+            })
+        })?;
+        if conditions
+            .iter()
+            .any(|all| all.iter().all(|condition| condition.holds(&entity)))
+        {
+            matching.push(row);
+        }
+    }
+    Ok(matching)
 }
 
 fn item(row: EntityText) -> Result<EntityItem, ApiError> {
@@ -304,6 +340,13 @@ struct Condition {
 }
 
 fn parse_filter(text: &str) -> Result<Vec<Condition>, ApiError> {
+    let count = text.split(',').count();
+    if count > MAX_CONDITIONS {
+        return Err(ApiError::bad_request(format!(
+            "a filter joins {count} conditions; at most {MAX_CONDITIONS} are taken"
+        ))
+        .with_code("too_many_filters"));
+    }
     text.split(',')
         .map(|part| {
             let (key, value) = match part.split_once('=') {
@@ -427,7 +470,15 @@ pub(super) async fn entity_by_ref(
     Path((kind, namespace, name)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EntityDetail>, ApiError> {
-    Params::parse::<NoParams>(raw.as_deref())?;
+    within_budget(&api, detail(&api, (kind, namespace, name), raw.as_deref())).await
+}
+
+async fn detail(
+    api: &Shared,
+    (kind, namespace, name): (String, String, String),
+    raw: Option<&str>,
+) -> Result<Json<EntityDetail>, ApiError> {
+    Params::parse::<NoParams>(raw)?;
     if kind.contains(':') {
         return Err(ApiError::bad_request(format!(
             "kind {kind:?} contains `:`; the path is /api/entities/by-ref/KIND/NAMESPACE/NAME"

@@ -10,17 +10,26 @@
 //! requests at once (the store signals every commit); commits of other
 //! replicas sharing a PostgreSQL database are seen by one task per process
 //! that reads the log's head every `event_poll` (25 ms) while requests wait.
+//! The requests that ask the same thing at the same time (the same offset,
+//! limit and kinds: every consumer caught up at the head) share one read of
+//! the log ([`SharedReads`]), so a commit costs one query, not one per
+//! consumer. At most `max_long_polls` requests wait at once; one more
+//! answers at once with what it has.
 //!
 //! **Retention.** Removal tombstones older than the retention (7 days by
 //! default) are purged; a consumer whose offset is below the highest purged
 //! one may have missed a removal and gets 410 Gone, telling it to
 //! re-bootstrap from `/api/entities`.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
@@ -31,7 +40,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::query::Params;
-use super::{Api, Shared};
+use super::{Api, Shared, within_budget};
 use crate::store::{Catalog, ChangeKind, StoreError, now_ms};
 
 const DEFAULT_LIMIT: i64 = 500;
@@ -124,34 +133,140 @@ pub(super) async fn list_events(
     State(api): State<Shared>,
     _reader: Reader,
     RawQuery(raw): RawQuery,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::parse::<ListEventsParams>(raw.as_deref())?;
-    let offset = params.integer("offset", 0..=i64::MAX)?.unwrap_or(0);
-    let limit = params
-        .integer("limit", 1..=MAX_LIMIT)?
-        .unwrap_or(DEFAULT_LIMIT);
-    let kinds = params.list_lower("kind")?;
+    let query = EventQuery {
+        offset: params.integer("offset", 0..=i64::MAX)?.unwrap_or(0),
+        limit: params
+            .integer("limit", 1..=MAX_LIMIT)?
+            .unwrap_or(DEFAULT_LIMIT),
+        kinds: params.list_lower("kind")?,
+    };
     let wait = params
         .seconds("wait", api.settings.max_wait)?
         .unwrap_or(Duration::ZERO);
     let deadline = Instant::now() + wait;
     let mut closing = api.closing.clone();
+    let mut waiting = None;
     loop {
-        // Subscribe before reading, so a commit after the read wakes us.
+        // Subscribe before reading: a head published after this moment
+        // wakes the wait below, and the read reflects every head before it.
         let mut head = api.subscribe_head();
-        let page = read_page(api.engine.store(), offset, limit, &kinds).await?;
-        if !page.events.is_empty() || Instant::now() >= deadline || *closing.borrow() {
-            return Ok(Json(page));
+        let known = *head.borrow_and_update();
+        let read = api.shared_reads.read(api.engine.store(), &query, known);
+        let page = within_budget(&api, read).await?;
+        if !page.empty || Instant::now() >= deadline || *closing.borrow() {
+            return Ok(page.into_response());
+        }
+        if waiting.is_none() {
+            match Arc::clone(&api.long_polls).try_acquire_owned() {
+                Ok(permit) => waiting = Some(permit),
+                // Past the cap: answer now with what there is.
+                Err(_) => return Ok(page.into_response()),
+            }
         }
         tokio::select! {
             changed = head.changed() => {
                 if changed.is_err() {
-                    return Ok(Json(page));
+                    return Ok(page.into_response());
                 }
             }
             // The server shuts down: answer now, the consumer comes back.
             Ok(()) = closing.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// What one request asks of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct EventQuery {
+    offset: i64,
+    limit: i64,
+    kinds: Vec<String>,
+}
+
+/// An answer of the log, serialised once for every request it is shared with.
+#[derive(Clone)]
+pub(super) struct SharedPage {
+    body: Bytes,
+    /// Whether it holds no event.
+    empty: bool,
+}
+
+impl IntoResponse for SharedPage {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.body).into_response()
+    }
+}
+
+/// The reads of the log in flight, by what they ask. A request that knows
+/// the head up to offset H joins a read that began once H was published
+/// (its answer holds every event up to H; a later head wakes the request
+/// to read again), or starts one. Every consumer caught up at the head
+/// knows the same head, so one commit costs one read, however many wait.
+#[derive(Default)]
+pub(super) struct SharedReads {
+    flights: Mutex<HashMap<EventQuery, Arc<Flight>>>,
+    /// Reads made so far (each shared read counts once).
+    reads: AtomicU64,
+}
+
+/// One read of the log, and the head published when it began.
+struct Flight {
+    published: i64,
+    page: tokio::sync::OnceCell<Result<SharedPage, ApiError>>,
+}
+
+impl SharedReads {
+    async fn read(
+        &self,
+        store: &Catalog,
+        query: &EventQuery,
+        known: i64,
+    ) -> Result<SharedPage, ApiError> {
+        let flight = self.join(query, known);
+        let page = flight
+            .page
+            .get_or_init(|| async {
+                self.reads.fetch_add(1, Ordering::Relaxed);
+                let page = read_page(store, query.offset, query.limit, &query.kinds).await?;
+                let body = serde_json::to_vec(&page)
+                    .map_err(|error| ApiError::internal(format!("serialising events: {error}")))?;
+                Ok(SharedPage {
+                    body: body.into(),
+                    empty: page.events.is_empty(),
+                })
+            })
+            .await
+            .clone();
+        // The read is done: a request that asks again reads afresh.
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(query).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(query);
+        }
+        page
+    }
+
+    /// The reads of the log made so far.
+    pub(super) fn count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// The read in flight for `query` that began once head `known` was
+    /// published, or a new one.
+    fn join(&self, query: &EventQuery, known: i64) -> Arc<Flight> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        match flights.get(query) {
+            Some(flight) if flight.published >= known => Arc::clone(flight),
+            _ => {
+                let flight = Arc::new(Flight {
+                    published: known,
+                    page: tokio::sync::OnceCell::new(),
+                });
+                flights.insert(query.clone(), Arc::clone(&flight));
+                flight
+            }
         }
     }
 }
@@ -288,12 +403,12 @@ async fn watch_head(api: Weak<Api>, store: Catalog, poll: Duration) {
     }
 }
 
-/// Start purging old tombstones every `purge_interval`, if a retention is
-/// set and a tokio runtime is running; the task ends with the API.
+/// Start purging, every `purge_interval` while a tokio runtime runs, the
+/// tombstones older than the retention (when one is set) and the push
+/// deliveries older than the longest replay window; the task ends with the
+/// API.
 pub(super) fn start_purge(api: &Arc<Api>) {
-    let Some(retention) = api.settings.tombstone_retention else {
-        return;
-    };
+    let retention = api.settings.tombstone_retention;
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -305,16 +420,27 @@ pub(super) fn start_purge(api: &Arc<Api>) {
             tokio::time::sleep_until(next).await;
             next = Instant::now() + every;
             let Some(api) = weak.upgrade() else { return };
-            let cutoff = now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-            match api.engine.store().purge_tombstones(cutoff).await {
-                Ok(outcome) if outcome.purged > 0 => info!(
-                    purged = outcome.purged,
-                    purged_through = outcome.purged_through,
-                    "purged removal tombstones older than the retention from the event log"
-                ),
-                Ok(_) => {}
-                Err(error) => warn!("purging old tombstones: {error}"),
+            let store = api.engine.store();
+            if let Some(retention) = retention {
+                purge_tombstones(store, retention).await;
+            }
+            if let Err(error) = store.purge_deliveries(now_ms()).await {
+                warn!("{error}");
             }
         }
     });
+}
+
+async fn purge_tombstones(store: &Catalog, retention: Duration) {
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now_ms().saturating_sub(retention_ms);
+    match store.purge_tombstones(cutoff).await {
+        Ok(outcome) if outcome.purged > 0 => info!(
+            purged = outcome.purged,
+            purged_through = outcome.purged_through,
+            "purged removal tombstones older than the retention from the event log"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!("purging old tombstones: {error}"),
+    }
 }

@@ -341,6 +341,26 @@ pub(super) async fn metrics(
         family(&mut out, gauge.name, Kind::Gauge, gauge.help);
         sample(&mut out, gauge.name, &[], (gauge.value)(&catalog));
     }
+    family(
+        &mut out,
+        "weir_http_long_polls",
+        Kind::Gauge,
+        "Requests to /api/events waiting for an event now (at most [http] maxLongPolls).",
+    );
+    let waiting = api
+        .settings
+        .max_long_polls
+        .max(1)
+        .saturating_sub(api.long_polls.available_permits());
+    sample(&mut out, "weir_http_long_polls", &[], waiting);
+    family(
+        &mut out,
+        "weir_http_event_reads_total",
+        Kind::Counter,
+        "Reads of the event log made for /api/events; requests that share a read count once.",
+    );
+    let reads = api.shared_reads.count();
+    sample(&mut out, "weir_http_event_reads_total", &[], reads);
     api.metrics.write(&mut out);
 
     let mut response = out.into_response();

@@ -20,6 +20,7 @@
 
 mod admin;
 mod auth;
+mod browser;
 mod entities;
 mod error;
 mod events;
@@ -27,6 +28,8 @@ mod metrics;
 mod ops;
 mod push;
 mod query;
+mod request_id;
+mod server;
 mod timestamp;
 
 use std::sync::Arc;
@@ -41,8 +44,10 @@ use utoipa::openapi::{Components, InfoBuilder, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{PushAuth, PushKeys, SIGNATURE_HEADER, Secret, check_exposure, sign};
+pub use auth::{PushKeys, PushSettings, SIGNATURE_HEADER, Secret, check_exposure, sign};
+pub use browser::origin;
 pub use error::{ApiError, ErrorBody};
+pub use server::{ListenerLimits, serve};
 
 use crate::engine::Supervisor;
 
@@ -79,8 +84,23 @@ pub struct HttpSettings {
     /// How often a long poll looks at the log's head in the database, for
     /// commits of other processes (this process's own wake it at once).
     pub event_poll: Duration,
-    /// The largest pushed event body.
-    pub max_push_bytes: usize,
+    /// Origins whose browser pages may call the API (CORS), with an admin
+    /// token set; none by default.
+    pub allowed_origins: Vec<String>,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Long polls waiting at once; one more answers at once with what it has.
+    pub max_long_polls: usize,
+    /// How long a client may take to send a request's head (also how long
+    /// a kept-alive connection may sit idle).
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive.
+    pub body_timeout: Duration,
+    /// How long one request's work may take (a long poll's wait aside):
+    /// past it, the answer is 503 with `Retry-After`.
+    pub request_budget: Duration,
+    /// How long a shutdown waits for the requests in flight.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -94,7 +114,13 @@ impl Default for HttpSettings {
             purge_interval: Duration::from_secs(60 * 60),
             max_wait: Duration::from_secs(60),
             event_poll: Duration::from_millis(25),
-            max_push_bytes: 25 * 1024 * 1024,
+            allowed_origins: Vec::new(),
+            max_connections: 1024,
+            max_long_polls: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            request_budget: Duration::from_secs(15),
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -104,6 +130,10 @@ pub(crate) struct Api {
     engine: Arc<Supervisor>,
     settings: HttpSettings,
     tail: events::Tail,
+    /// Reads of the event log shared by the requests that ask the same.
+    shared_reads: events::SharedReads,
+    /// A permit per long poll waiting.
+    long_polls: Arc<tokio::sync::Semaphore>,
     metrics: metrics::HttpMetrics,
     /// The OpenAPI document, rendered once.
     openapi: String,
@@ -141,25 +171,67 @@ pub fn router_closing(
     let openapi = openapi
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
-    let max_push_bytes = settings.max_push_bytes;
+    let cors = browser::cors(&settings.allowed_origins);
+    let long_polls = Arc::new(tokio::sync::Semaphore::new(settings.max_long_polls.max(1)));
     let api = Arc::new(Api {
         engine,
         settings,
         tail: events::Tail::default(),
+        shared_reads: events::SharedReads::default(),
+        long_polls,
         metrics: metrics::HttpMetrics::default(),
         openapi,
         closing,
     });
     events::start_purge(&api);
-    routes
+    let router = routes
+        .route_layer(axum::middleware::from_fn(browser::content_type))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&api),
             ops::track,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(max_push_bytes))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&api),
+            browser::guard,
+        ));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
+        .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(api)
+}
+
+/// Do one request's work within the settings' request budget: past it,
+/// the answer is 503 with `Retry-After`, and the work is dropped.
+async fn within_budget<T>(
+    api: &Api,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let budget = api.settings.request_budget;
+    tokio::time::timeout(budget, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::unavailable(
+                "over_budget",
+                "the request took longer than this server gives one; try again, or ask for less",
+                format!("a request ran past its budget of {budget:?}"),
+            ))
+        })
+}
+
+impl HttpSettings {
+    /// The bounds of the listener these settings ask for.
+    pub fn listener_limits(&self) -> ListenerLimits {
+        ListenerLimits {
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
 }
 
 /// The OpenAPI document of every route.

@@ -123,6 +123,10 @@ pub(super) async fn readyz(State(api): State<Shared>) -> Result<Json<ReadyzBody>
             database: store.backend_name().into(),
             last_event_offset: head,
         })),
-        Err(error) => Err(ApiError::unavailable(format!("not ready: {error}"))),
+        Err(error) => Err(ApiError::unavailable(
+            "not_ready",
+            "not ready: the database does not answer, or its schema is not in place",
+            error.to_string(),
+        )),
     }
 }

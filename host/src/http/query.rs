@@ -18,6 +18,11 @@ use super::error::ApiError;
 #[into_params(parameter_in = Query)]
 pub struct NoParams {}
 
+/// The longest query string taken, in bytes.
+pub(super) const MAX_QUERY_BYTES: usize = 8192;
+/// The most items a list parameter (`kind`, `namespace`) may name.
+pub(super) const MAX_LIST_ITEMS: usize = 100;
+
 /// The parameters of one request, in order.
 pub struct Params(Vec<(String, String)>);
 
@@ -25,6 +30,13 @@ impl Params {
     /// Parse `raw` (the text after `?`), accepting the parameters `P`
     /// documents.
     pub fn parse<P: IntoParams>(raw: Option<&str>) -> Result<Params, ApiError> {
+        let length = raw.map_or(0, str::len);
+        if length > MAX_QUERY_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "the query string is {length} bytes long; at most {MAX_QUERY_BYTES} are taken"
+            ))
+            .with_code("query_too_long"));
+        }
         let known: Vec<String> = P::into_params(|| Some(ParameterIn::Query))
             .into_iter()
             .map(|parameter| parameter.name)
@@ -73,7 +85,7 @@ impl Params {
     /// Every value of `name`, each split at commas, trimmed, lower-cased
     /// and non-empty (`kind=Component,API&kind=group`).
     pub fn list_lower(&self, name: &str) -> Result<Vec<String>, ApiError> {
-        let mut list = Vec::new();
+        let mut list = std::collections::BTreeSet::new();
         for value in self.all(name) {
             for item in value.split(',') {
                 let item = item.trim();
@@ -82,14 +94,17 @@ impl Params {
                         "query parameter `{name}` has an empty value"
                     )));
                 }
-                let item = item.to_lowercase();
-                if !list.contains(&item) {
-                    list.push(item);
+                list.insert(item.to_lowercase());
+                if list.len() > MAX_LIST_ITEMS {
+                    return Err(ApiError::bad_request(format!(
+                        "query parameter `{name}` names more than {MAX_LIST_ITEMS} values; at \
+                         most {MAX_LIST_ITEMS} are taken"
+                    ))
+                    .with_code("too_many_values"));
                 }
             }
         }
-        list.sort();
-        Ok(list)
+        Ok(list.into_iter().collect())
     }
 
     /// An integer in `range`, or `None` when absent.

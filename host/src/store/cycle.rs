@@ -1,7 +1,6 @@
 //! A source's cycle in the store: its start, each page committed with its
 //! cursor and marks in one transaction (and the last page with the sweep),
-//! pushed events, the end of a burst and a failed one with its back-off
-//! step; operator actions (trigger, cancel, reset); and the expiry of a
+//! the end of a burst and a failed one with its back-off step; operator actions (trigger, cancel, reset); and the expiry of a
 //! source no replica runs. A process killed at any point resumes from the
 //! last committed page.
 
@@ -158,34 +157,6 @@ impl Catalog {
         self.committed();
         self.wrote_rows(outcome.stored).await?;
         Ok((outcome, sweep))
-    }
-
-    /// Apply what a source's push handler returned, in one transaction:
-    /// upserts as a page's contributions (and marked, so this cycle's sweep
-    /// keeps them), removals of the source's contributions to `removals`.
-    /// Needs no lease: a push may arrive at any replica, mid-cycle or not.
-    pub async fn apply_push(
-        &self,
-        role: SourceRole<'_>,
-        contributions: Vec<Contribution>,
-        invalid: &[Rejection],
-        marks: &[String],
-        removals: &[String],
-    ) -> Result<(PageOutcome, RemovalOutcome), StoreError> {
-        let source = role.name;
-        let mut writer = self.writer().await?;
-        let mut tx = writer.begin().await?;
-        let outcome = apply_in(&mut tx, role, &contributions, invalid).await?;
-        for batch in marks.chunks(BATCH_ROWS) {
-            tx.mark(source, batch).await?;
-        }
-        let removal = remove_in(&mut tx, source, removals).await?;
-        tx.commit()
-            .await
-            .doing(format!("committing a push to source `{source}`"))?;
-        self.committed();
-        self.wrote_rows(outcome.stored).await?;
-        Ok((outcome, removal))
     }
 
     /// After a burst that ended well (not the cycle's last): pause until

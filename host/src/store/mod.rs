@@ -19,6 +19,7 @@ mod apply;
 mod cycle;
 mod cycle_history;
 mod model;
+mod push;
 mod read;
 mod source_status;
 mod sql;
@@ -44,6 +45,7 @@ pub use apply::{PageOutcome, RemovalOutcome};
 pub use cycle::{FailureStep, PageProgress};
 pub use cycle_history::{CycleRecord, ErrorRecord};
 pub use model::{CycleTotals, SourceRole};
+pub use push::{Delivery, PushApplied};
 pub use read::{
     Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, EventTexts,
     LogBounds, PurgeOutcome, SourceCounters, StoredEntity,
@@ -126,6 +128,11 @@ const ANALYZE_EVERY_ROWS: u64 = 20_000;
 #[derive(Clone)]
 pub struct Catalog {
     pool: AnyPool,
+    /// The connections that serve reads (the HTTP API's): apart from the
+    /// writers' on PostgreSQL, so that a crowd of readers can never hold
+    /// up a commit; on SQLite the same readers' pool (its writer is held
+    /// apart anyway).
+    read_pool: AnyPool,
     /// On SQLite, the one writer every write transaction runs on, held
     /// rather than pooled: its page cache stays warm from one page to the
     /// next (SQLite drops a connection's cache whenever another connection
@@ -207,6 +214,13 @@ impl Catalog {
                 url: url.clone(),
                 error,
             })?;
+        let read_pool = match backend {
+            Backend::Sqlite => pool.clone(),
+            Backend::Postgres => pool_options(backend, 10)
+                .connect(&url)
+                .await
+                .map_err(open_error)?,
+        };
         let sqlite_writer = match backend {
             Backend::Sqlite => {
                 let connection = pool_options(backend, 1)
@@ -223,6 +237,7 @@ impl Catalog {
         };
         Ok(Catalog {
             pool,
+            read_pool,
             sqlite_writer,
             backend,
             unanalyzed_rows: Arc::new(AtomicU64::new(0)),
@@ -268,6 +283,11 @@ impl Catalog {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The connections that serve reads.
+    pub(crate) fn read_pool(&self) -> &AnyPool {
+        &self.read_pool
     }
 
     /// Count rows written; on PostgreSQL, refresh the planner's statistics

@@ -88,7 +88,7 @@ impl Catalog {
     pub async fn entity(&self, entity_ref: &str) -> Result<Option<StoredEntity>, StoreError> {
         let row = sqlx::query(select_entities!("WHERE e.entity_ref = $1"))
             .bind(entity_ref)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.read_pool())
             .await
             .doing(format!("reading entity {entity_ref}"))?;
         let Some(row) = row else {
@@ -114,7 +114,7 @@ impl Catalog {
         .bind(kind)
         .bind(after)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.read_pool())
         .await
         .doing("listing entities")?;
         rows.iter().map(stored_entity).collect()
@@ -126,7 +126,7 @@ impl Catalog {
             .bind(offset)
             .bind(limit)
             .bind(i64::MAX)
-            .fetch_all(self.pool())
+            .fetch_all(self.read_pool())
             .await
             .doing(format!("reading changes after offset {offset}"))?;
         rows.iter().map(change).collect()
@@ -135,7 +135,7 @@ impl Catalog {
     /// The offset of the latest committed event (0 before the first).
     pub async fn last_offset(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT last_offset FROM log_head WHERE id = 1")
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing("reading the last offset")
     }
@@ -144,7 +144,7 @@ impl Catalog {
     pub async fn contribution_count(&self, source: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM source_entities WHERE source = $1")
             .bind(source)
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing(format!("counting entities of source `{source}`"))
     }
@@ -154,7 +154,7 @@ impl Catalog {
             "SELECT source, error FROM source_entities WHERE entity_ref = $1 AND error IS NOT NULL ORDER BY source",
         )
         .bind(entity_ref)
-        .fetch_all(self.pool())
+        .fetch_all(self.read_pool())
         .await
         .doing(format!("reading source errors of {entity_ref}"))?;
         rows.iter()
@@ -357,7 +357,7 @@ impl Catalog {
         }
         let rows = statement
             .bind(query.limit)
-            .fetch_all(self.pool())
+            .fetch_all(self.read_pool())
             .await
             .doing("listing entities")?;
         rows.iter()
@@ -412,7 +412,7 @@ impl Catalog {
             statement = statement.bind(kind.as_str());
         }
         let rows = statement
-            .fetch_all(self.pool())
+            .fetch_all(self.read_pool())
             .await
             .doing(format!("reading events after offset {offset}"))?;
         if self.backend == Backend::Sqlite {
@@ -465,7 +465,7 @@ impl Catalog {
             "SELECT h.last_offset, r.purged_through FROM log_head h, log_retention r \
              WHERE h.id = 1 AND r.id = 1",
         )
-        .fetch_one(self.pool())
+        .fetch_one(self.read_pool())
         .await
         .doing("reading the bounds of the change log")?;
         Ok(LogBounds {
@@ -477,7 +477,7 @@ impl Catalog {
     /// The highest offset of a purged tombstone (0 if none was).
     pub async fn purged_through(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT purged_through FROM log_retention WHERE id = 1")
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing("reading how far the change log was purged")
     }
@@ -537,7 +537,7 @@ impl Catalog {
              FROM source_entities WHERE entity_ref = $1 ORDER BY priority DESC, source",
         )
         .bind(entity_ref)
-        .fetch_all(self.pool())
+        .fetch_all(self.read_pool())
         .await
         .doing(format!("reading the sources of {entity_ref}"))?;
         rows.iter()
@@ -558,7 +558,7 @@ impl Catalog {
     /// How many merged entities the catalog holds.
     pub async fn entity_count(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM entities")
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing("counting entities")
     }
@@ -577,7 +577,7 @@ impl Catalog {
         .bind(source)
         .bind(after)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.read_pool())
         .await
         .doing(format!("reading the marks of source `{source}`"))?;
         rows.iter()
@@ -590,7 +590,7 @@ impl Catalog {
     pub async fn mark_count(&self, source: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM source_marks WHERE source = $1")
             .bind(source)
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing(format!("counting the marks of source `{source}`"))
     }
@@ -599,7 +599,7 @@ impl Catalog {
     pub async fn cycle_count(&self, source: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM source_cycles WHERE source = $1")
             .bind(source)
-            .fetch_one(self.pool())
+            .fetch_one(self.read_pool())
             .await
             .doing(format!("counting the cycles of source `{source}`"))
     }
@@ -622,7 +622,7 @@ impl Catalog {
              SELECT source, outcome, COUNT(*), {sums} FROM source_cycles GROUP BY source, outcome \
              ORDER BY 1, 2"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.read_pool())
         .await
         .doing("reading the sources' counters")?;
         let mut counters: Vec<SourceCounters> = Vec::new();
@@ -672,7 +672,7 @@ impl Catalog {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.log_bounds().await?;
         sqlx::query("SELECT 1 FROM source_state WHERE 1 = 0")
-            .fetch_optional(self.pool())
+            .fetch_optional(self.read_pool())
             .await
             .doing("checking the database")?;
         Ok(())

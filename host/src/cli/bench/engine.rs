@@ -85,7 +85,7 @@ pub async fn bench(args: EngineBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn options() -> SourceOptions {
+pub(super) fn options() -> SourceOptions {
     SourceOptions {
         burst_interval: Duration::ZERO,
         rest: Rest::For(Duration::from_secs(24 * 60 * 60)),
@@ -93,7 +93,7 @@ fn options() -> SourceOptions {
     }
 }
 
-fn engine_options() -> SupervisorOptions {
+pub(super) fn engine_options() -> SupervisorOptions {
     SupervisorOptions {
         poll: Duration::from_millis(20),
         ..SupervisorOptions::default()
@@ -123,15 +123,15 @@ async fn plugin(
 
 /// A completed cycle, and how long it took from its start until its record
 /// was written (after its sweep).
-struct TimedCycle {
-    record: CycleRecord,
+pub(super) struct TimedCycle {
+    pub(super) record: CycleRecord,
     seconds: f64,
 }
 
 /// Wait until cycle `number` of the source is over; fail if it did not
 /// complete. The cycle's history row gives its start; its end is when the
 /// row appears, sweep included (the row's own end is its last page's).
-async fn wait_for_cycle(store: &Catalog, number: i64) -> anyhow::Result<TimedCycle> {
+pub(super) async fn wait_for_cycle(store: &Catalog, number: i64) -> anyhow::Result<TimedCycle> {
     let started = Instant::now();
     loop {
         if let Some(cycle) = store

@@ -1,6 +1,7 @@
 //! `weir bench`: figures for `BENCHMARKS.md`. Run from a release build.
 
 mod engine;
+mod http;
 mod runtime;
 mod store;
 
@@ -22,6 +23,7 @@ enum What {
     Runtime(runtime::RuntimeBenchArgs),
     Store(store::StoreBenchArgs),
     Engine(engine::EngineBenchArgs),
+    Http(http::HttpBenchArgs),
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +36,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         What::Runtime(args) => runtime::bench(args).await?,
         What::Store(args) => store::bench(args).await?,
         What::Engine(args) => engine::bench(args).await?,
+        What::Http(args) => http::bench(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,10 @@
 //! `upsert` entities are sent as given, `upsert_text` as raw text (so tests
 //! can send what the host must refuse), `remove` refs as given. `fail` makes
 //! the handler fail instead: `transient`, `fatal`, `trap` (a panic), `spin`
-//! (loop forever) or `hog` (allocate without bound). When secret `token` is
+//! (loop forever) or `hog` (allocate without bound). `hold_ms` makes the
+//! handler sleep that long first, and stamp each upsert's annotations
+//! `pushing/started-ms` and `pushing/ended-ms` with the wall clock (so a
+//! test can see how many handlers ran at once). When secret `token` is
 //! set, header `x-weir-token` must carry it, or the event is refused (fatal).
 
 use serde::Deserialize;
@@ -31,6 +34,7 @@ struct Body {
     #[serde(default)]
     remove: Vec<String>,
     fail: Option<String>,
+    hold_ms: Option<u64>,
 }
 
 impl Source for Pushing {
@@ -68,10 +72,12 @@ impl Push for Pushing {
             Some("hog") => hog(),
             Some(other) => return Err(Error::fatal(format!("unknown `fail` {other:?}"))),
         }
+        let held = body.hold_ms.map(hold);
         let upserts = body
             .upsert
-            .iter()
-            .map(Entity::from_value)
+            .into_iter()
+            .map(|entity| stamp(entity, held))
+            .map(|entity| Entity::from_value(&entity))
             .chain(body.upsert_text.into_iter().map(Entity::from_json_text))
             .collect();
         Ok(PushOutcome {
@@ -88,6 +94,34 @@ fn component(n: u32) -> Entity {
         .spec("owner", "group:default/test")
         .spec("lifecycle", "production")
         .build()
+}
+
+/// Sleep `ms`; the wall-clock milliseconds when it began and ended.
+fn hold(ms: u64) -> (u128, u128) {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis())
+    };
+    let started = now();
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    (started, now())
+}
+
+/// `entity` with the times of a hold in its annotations.
+fn stamp(mut entity: Value, held: Option<(u128, u128)>) -> Value {
+    if let Some((started, ended)) = held
+        && let Some(metadata) = entity.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert("pushing/started-ms".into(), started.to_string().into());
+            annotations.insert("pushing/ended-ms".into(), ended.to_string().into());
+        }
+    }
+    entity
 }
 
 fn spin() -> ! {
