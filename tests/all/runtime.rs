@@ -374,7 +374,7 @@ async fn set_up_errors_keep_their_severity() {
     let runtime = runtime();
     let plugin = load(
         &runtime,
-        guests::PLUGIN_SETUP_TRANSIENT,
+        guests::PLUGIN_OPEN_TRANSIENT,
         SourceSettings::default(),
     )
     .await;
@@ -388,7 +388,7 @@ async fn set_up_errors_keep_their_severity() {
 
     let plugin = load(
         &runtime,
-        guests::PLUGIN_SETUP_FATAL,
+        guests::PLUGIN_OPEN_FATAL,
         SourceSettings::default(),
     )
     .await;
@@ -396,7 +396,7 @@ async fn set_up_errors_keep_their_severity() {
     assert!(!error.is_retryable());
     assert_eq!(
         error.to_string(),
-        "source `setup-fatal`: open (set-up): fatal error from the source: bad credentials: token rejected"
+        "source `open-fatal`: open (set-up): fatal error from the source: bad credentials: token rejected"
     );
     assert_host_still_runs_good_plugins(&runtime).await;
 }

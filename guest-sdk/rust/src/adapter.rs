@@ -14,7 +14,7 @@ pub struct BurstAdapter<S: Source> {
 
 impl<S: Source> GuestBurst for BurstAdapter<S> {
     fn open() -> Result<wit::Burst, types::SourceError> {
-        let context = S::setup().map_err(types::SourceError::from)?;
+        let context = S::open().map_err(types::SourceError::from)?;
         Ok(wit::Burst::new(BurstAdapter::<S> {
             context: RefCell::new(Some(context)),
         }))
@@ -45,7 +45,7 @@ impl<S: Source> GuestBurst for BurstAdapter<S> {
 
     fn close(&self) -> Result<(), types::SourceError> {
         match self.context.borrow_mut().take() {
-            Some(context) => S::teardown(context).map_err(types::SourceError::from),
+            Some(context) => S::close(context).map_err(types::SourceError::from),
             None => Ok(()),
         }
     }
@@ -56,7 +56,7 @@ impl<S: Source> Drop for BurstAdapter<S> {
     /// anyway. An error here has no one to report to.
     fn drop(&mut self) {
         if let Some(context) = self.context.get_mut().take() {
-            let _ = S::teardown(context);
+            let _ = S::close(context);
         }
     }
 }

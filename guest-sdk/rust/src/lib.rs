@@ -17,7 +17,7 @@
 //!     fn provider_name() -> String {
 //!         "teams".into()
 //!     }
-//!     fn setup() -> Result<(), Error> {
+//!     fn open() -> Result<(), Error> {
 //!         Ok(())
 //!     }
 //!     fn next(_: &mut (), page: Option<u32>) -> Result<Page<u32>, Error> {
@@ -92,8 +92,8 @@ pub mod push_bindings {
 
 /// A data source: what Weir calls, burst after burst.
 ///
-/// A burst is `setup`, then `next` as often as the host's burst length allows,
-/// then `teardown`. Nothing survives between bursts except the cursor, which
+/// A burst is `open`, then `next` as often as the host's burst length allows,
+/// then `close`. Nothing survives between bursts except the cursor, which
 /// the host stores after every page: the next burst may run in another
 /// process, so keep everything needed to resume in the cursor.
 pub trait Source: 'static {
@@ -108,7 +108,7 @@ pub trait Source: 'static {
     fn provider_name() -> String;
 
     /// Set-up for one burst.
-    fn setup() -> Result<Self::Context, Error>;
+    fn open() -> Result<Self::Context, Error>;
 
     /// One page after `cursor` (`None` on the first page of a cycle).
     fn next(
@@ -117,7 +117,7 @@ pub trait Source: 'static {
     ) -> Result<Page<Self::Cursor>, Error>;
 
     /// Tear-down at the end of a burst. The default drops the context.
-    fn teardown(context: Self::Context) -> Result<(), Error> {
+    fn close(context: Self::Context) -> Result<(), Error> {
         drop(context);
         Ok(())
     }

@@ -13,7 +13,7 @@ use crate::{Entity, Error};
 /// the component then implements the `pushing-source-plugin` world, and the
 /// host hands it events (for example webhook deliveries) as they come.
 ///
-/// Each event runs in a fresh instance, apart from any burst: `setup` does not
+/// Each event runs in a fresh instance, apart from any burst: `open` does not
 /// run first, so read what the handler needs (`config`, `secrets`) here. The
 /// upserts obey a page's rules and limits; the next full cycle still decides
 /// what the source provides.
@@ -30,7 +30,7 @@ use crate::{Entity, Error};
 ///     fn provider_name() -> String {
 ///         "teams".into()
 ///     }
-///     fn setup() -> Result<(), Error> {
+///     fn open() -> Result<(), Error> {
 ///         Ok(())
 ///     }
 ///     fn next(_: &mut (), _: Option<()>) -> Result<Page<()>, Error> {

@@ -22,7 +22,7 @@ impl Source for Hierarchy {
         "hierarchy".into()
     }
 
-    fn setup() -> Result<Tree, Error> {
+    fn open() -> Result<Tree, Error> {
         tree_from_config()
     }
 

@@ -52,7 +52,7 @@ impl Source for HttpPages {
         "http-pages".into()
     }
 
-    fn setup() -> Result<Settings, Error> {
+    fn open() -> Result<Settings, Error> {
         let base_url = config::require("base-url")?;
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(Error::fatal(format!(

@@ -23,7 +23,7 @@ impl Source for Synthetic {
         config::get("name").unwrap_or_else(|| "synthetic".into())
     }
 
-    fn setup() -> Result<Params, Error> {
+    fn open() -> Result<Params, Error> {
         params_from_config()
     }
 

@@ -89,7 +89,7 @@ impl Source for Flaky {
         "flaky".into()
     }
 
-    fn setup() -> Result<Settings, Error> {
+    fn open() -> Result<Settings, Error> {
         let settings = Settings::from_config()?;
         if let Some(kind) = FailKind::from_config("fail_open")?
             && settings.failing_now()

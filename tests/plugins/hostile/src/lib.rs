@@ -35,7 +35,7 @@ impl Source for Hostile {
         config::get("provider-name").unwrap_or_else(|| "hostile".into())
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Ok(())
     }
 

@@ -15,7 +15,7 @@ impl Source for MemoryHog {
         "memory-hog".into()
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Ok(())
     }
 

@@ -15,7 +15,7 @@ impl Source for OversizedPage {
         "oversized-page".into()
     }
 
-    fn setup() -> Result<usize, Error> {
+    fn open() -> Result<usize, Error> {
         config::get_or("count", 20_000)
     }
 

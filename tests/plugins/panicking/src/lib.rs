@@ -12,7 +12,7 @@ impl Source for Panicking {
         "panicking".into()
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Ok(())
     }
 

@@ -45,7 +45,7 @@ impl Source for Pushing {
         "pushing".into()
     }
 
-    fn setup() -> Result<u32, Error> {
+    fn open() -> Result<u32, Error> {
         config::get_or("count", 2)
     }
 

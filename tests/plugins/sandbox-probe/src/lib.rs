@@ -24,7 +24,7 @@ impl Source for Probe {
         "sandbox-probe".into()
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Ok(())
     }
 

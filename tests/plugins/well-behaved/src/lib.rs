@@ -30,7 +30,7 @@ impl Source for WellBehaved {
         "well-behaved".into()
     }
 
-    fn setup() -> Result<Settings, Error> {
+    fn open() -> Result<Settings, Error> {
         let settings = Settings {
             greeting: config::get("greeting").unwrap_or_else(|| "(unset)".into()),
             token_length: secrets::get("token").map(|token| token.len()),
@@ -59,7 +59,7 @@ impl Source for WellBehaved {
         })
     }
 
-    fn teardown(_: Settings) -> Result<(), Error> {
+    fn close(_: Settings) -> Result<(), Error> {
         log::info("well-behaved: burst closed");
         Ok(())
     }

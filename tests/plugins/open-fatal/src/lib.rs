@@ -1,4 +1,4 @@
-//! Test plugin `setup-fatal`: set-up always fails with a fatal error.
+//! Test plugin `open-fatal`: set-up always fails with a fatal error.
 
 use weir_guest::{Error, Page, Source};
 
@@ -9,10 +9,10 @@ impl Source for SetupFatal {
     type Cursor = ();
 
     fn provider_name() -> String {
-        "setup-fatal".into()
+        "open-fatal".into()
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Err(Error::fatal("bad credentials: token rejected"))
     }
 

@@ -1,4 +1,4 @@
-//! Test plugin `setup-transient`: set-up always fails with a transient error.
+//! Test plugin `open-transient`: set-up always fails with a transient error.
 
 use weir_guest::{Error, Page, Source};
 
@@ -9,10 +9,10 @@ impl Source for SetupTransient {
     type Cursor = ();
 
     fn provider_name() -> String {
-        "setup-transient".into()
+        "open-transient".into()
     }
 
-    fn setup() -> Result<(), Error> {
+    fn open() -> Result<(), Error> {
         Err(Error::transient("upstream unavailable: try again later"))
     }
 
