@@ -1,0 +1,195 @@
+"""`weir-guest`: build a source project into a component with componentize-py.
+
+    weir-guest build [SRC_DIR] [-o OUT.wasm]   build the project in SRC_DIR
+    weir-guest bindings DIR                    write the component bindings (for
+                                               type checkers and tests) to DIR
+    weir-guest wit                             print the bundled WIT folder
+
+A project names its classes in ``pyproject.toml``:
+
+    [project]
+    name = "teams"                    # the default output: teams.wasm
+
+    [tool.weir-guest]
+    source = "teams:Teams"            # module:class of the Source subclass
+    push = "teams:Teams"              # optional: the Push handler
+
+The build writes two small glue modules into a temporary folder (the app
+module componentize-py starts from and the ``source`` module holding the
+``burst`` resource), then runs componentize-py with the WIT bundled in this
+package. The project's folder, this SDK and the active virtualenv's
+site-packages are importable while the component is built; imports happen
+then, at build time, and nothing can be imported later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import weir_guest
+
+WIT_DIR = Path(weir_guest.__file__).resolve().parent / "wit"
+SDK_PATH = Path(weir_guest.__file__).resolve().parent.parent
+APP_MODULE = "weir_guest_app"
+WORLD_PULLED = "weir:guest-python/plugin"
+WORLD_PUSHING = "weir:guest-python/pushing-plugin"
+#: Top-level module names the glue or the bindings take.
+RESERVED_MODULES = {"source", APP_MODULE, "wit_world", "componentize_py_types", "componentize_py_runtime"}
+_TARGET = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attribute>[A-Za-z_]\w*)$")
+
+
+class BuildError(Exception):
+    """A project that cannot be built, and why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ``module:Class`` reference from ``[tool.weir-guest]``."""
+
+    module: str
+    attribute: str
+
+    @classmethod
+    def parse(cls, key: str, text: object) -> Target:
+        match = _TARGET.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise BuildError(f'[tool.weir-guest] {key}: expected "module:Class", got {text!r}')
+        target = cls(match["module"], match["attribute"])
+        if target.module.split(".")[0] in RESERVED_MODULES:
+            raise BuildError(
+                f"[tool.weir-guest] {key}: the module name {target.module!r} is taken by the "
+                f"component's glue; rename the module (reserved: {', '.join(sorted(RESERVED_MODULES))})"
+            )
+        return target
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the build needs from a source project's folder."""
+
+    root: Path
+    name: str
+    source: Target
+    push: Target | None
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        pyproject = root / "pyproject.toml"
+        if not pyproject.is_file():
+            raise BuildError(f"{pyproject} not found: a source project names its Source class there")
+        try:
+            settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise BuildError(f"{pyproject}: {error}") from error
+        table = settings.get("tool", {}).get("weir-guest")
+        if not isinstance(table, dict) or "source" not in table:
+            raise BuildError(f'{pyproject}: add [tool.weir-guest] source = "module:Class"')
+        for reserved in ("source.py", "source"):
+            if (root / reserved).exists():
+                raise BuildError(
+                    f"{root / reserved}: a module named `source` would be shadowed by the "
+                    "component's glue module of that name; rename it"
+                )
+        push = table.get("push")
+        return cls(
+            root=root,
+            name=str(settings.get("project", {}).get("name") or root.name),
+            source=Target.parse("source", table["source"]),
+            push=None if push is None else Target.parse("push", push),
+        )
+
+
+def glue_modules(project: Project) -> dict[str, str]:
+    """The generated modules: file name to text."""
+    source, push = project.source, project.push
+    exported = f"{source.module}:{source.attribute}"
+    imports = [
+        "from weir_guest import _export",
+        f"from {source.module} import {source.attribute} as _source_class",
+    ]
+    exports = ["_export.bind(_source_class)", "Source = _export.SourceExport"]
+    if push is not None:
+        exported += f" and its push handler {push.module}:{push.attribute}"
+        imports += [
+            "from weir_guest import _export_push",
+            f"from {push.module} import {push.attribute} as _push_class",
+        ]
+        exports += ["_export_push.bind(_push_class)", "Push = _export_push.PushExport"]
+    app = [f'"""Generated by `weir-guest build`: exports {exported}."""', "", *imports, "", *exports]
+    return {
+        f"{APP_MODULE}.py": "\n".join(app) + "\n",
+        "source.py": '"""Generated by `weir-guest build`: the `burst` resource of the `source` export."""\n\n'
+        "from weir_guest._export import Burst as Burst\n",
+    }
+
+
+def componentize_py() -> str:
+    """The componentize-py next to this interpreter, else the one on PATH."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("componentize-py", path=search)
+    if found is None:
+        raise BuildError("componentize-py not found: pip install weir-guest (it depends on componentize-py)")
+    return found
+
+
+def run(command: list[str]) -> None:
+    """Run ``command``; on failure, say what was run."""
+    status = subprocess.run(command, check=False).returncode
+    if status != 0:
+        raise BuildError(
+            f"componentize-py failed (exit status {status}); the command was:\n  {shlex.join(command)}"
+        )
+
+
+def build(root: Path, output: Path | None, quiet: bool) -> Path:
+    """Build the project in ``root`` into a component; returns its path."""
+    project = Project.load(root.resolve())
+    output = (output or project.root / f"{project.name}.wasm").resolve()
+    world = WORLD_PULLED if project.push is None else WORLD_PUSHING
+    with tempfile.TemporaryDirectory(prefix="weir-guest-") as glue:
+        for name, text in glue_modules(project).items():
+            (Path(glue) / name).write_text(text, encoding="utf-8")
+        command = [componentize_py(), "-d", str(WIT_DIR), "-w", world]
+        command += ["-q"] if quiet else []
+        command += ["componentize", APP_MODULE, "-p", glue, "-p", str(project.root), "-p", str(SDK_PATH)]
+        run([*command, "-o", str(output)])
+    return output
+
+
+def bindings(directory: Path) -> None:
+    """Write the bindings of the pushing world (a superset of the other) to ``directory``."""
+    run([componentize_py(), "-d", str(WIT_DIR), "-w", WORLD_PUSHING, "bindings", str(directory)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="weir-guest", description="Build Weir sources written in Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_command = commands.add_parser("build", help="build a source project into a component")
+    build_command.add_argument("src_dir", nargs="?", default=".", type=Path, help="the project (default: .)")
+    build_command.add_argument("-o", "--output", type=Path, help="the .wasm to write (default: NAME.wasm)")
+    build_command.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    bindings_command = commands.add_parser("bindings", help="write the component bindings to a folder")
+    bindings_command.add_argument("directory", type=Path)
+    commands.add_parser("wit", help="print the folder of the bundled WIT")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            print(f"weir-guest: built {build(args.src_dir, args.output, args.quiet)}")
+        elif args.command == "bindings":
+            bindings(args.directory)
+        else:
+            print(WIT_DIR)
+    except BuildError as error:
+        print(f"weir-guest: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,5 @@
+"""Native tests of the conformance source: the component bindings on the path."""
+
+from weir_guest.testing import install_bindings
+
+install_bindings()
