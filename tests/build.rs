@@ -14,12 +14,13 @@ const TARGET: &str = "wasm32-wasip2";
 
 /// The folders whose every subfolder is a guest crate, relative to the
 /// workspace root (the workspace's `members` globs name the same folders).
-const GUEST_FOLDERS: &[&str] = &["example-sources/rust", "tests/plugins"];
+const GUEST_FOLDERS: &[&str] = &["example-sources/rust", "tests/plugins", "tests/conformance"];
 
 /// What the guests are built from, relative to the workspace root.
 const INPUTS: &[&str] = &[
     "example-sources",
     "tests/plugins",
+    "tests/conformance/rust",
     "guest-sdk",
     "wit",
     "Cargo.toml",

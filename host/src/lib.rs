@@ -11,10 +11,12 @@
 //! [`store`] use only the core; [`engine`] drives the runtime into the
 //! store; [`http`] serves the store and hands actions to the engine;
 //! [`config`] reads the operator's settings for all of them; [`plugins`]
-//! watches the plugins folder and feeds the engine. [`failpoints`] (fault
+//! watches the plugins folder and feeds the engine; [`conformance`] checks a
+//! plugin against the source contract through the runtime. [`failpoints`] (fault
 //! injection for tests) is a leaf any of them may call.
 
 pub mod config;
+pub mod conformance;
 pub mod engine;
 pub mod failpoints;
 pub mod http;

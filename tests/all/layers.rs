@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 /// and may use anything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("runtime", &[]),
+    ("conformance", &["runtime"]),
     ("store", &[]),
     ("engine", &["runtime", "store"]),
     ("http", &["engine", "runtime", "store"]),
-    ("config", &["engine", "http", "runtime"]),
+    ("config", &["engine", "http", "runtime", "store"]),
     ("plugins", &["config", "engine", "http", "runtime"]),
     ("failpoints", &[]),
 ];

@@ -25,9 +25,13 @@ static weir_bindings_string_t host_string(const char *text, size_t length) {
     return result;
 }
 
-/* Take over a host-allocated string as a NUL-terminated C string. */
+/* Take over a host-allocated string as a NUL-terminated C string. An empty
+ * string's pointer is not the heap's: for a zero-size allocation
+ * cabi_realloc hands the host its alignment (1), which realloc must never
+ * see (the bindings' own *_free functions skip empty strings for the same
+ * reason). */
 static char *take_host_string(weir_bindings_string_t *string) {
-    char *text = weir_xrealloc(string->ptr, string->len + 1);
+    char *text = string->len == 0 ? weir_xmalloc(1) : weir_xrealloc(string->ptr, string->len + 1);
     text[string->len] = '\0';
     string->ptr = NULL;
     string->len = 0;

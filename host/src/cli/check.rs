@@ -10,6 +10,8 @@ use weir::config::{Config, SourceConfig};
 
 use super::SourceArgs;
 
+mod conformance;
+
 /// Load and validate a plugin: print its provider name, the contract version
 /// it implements, the interfaces it imports, and the settings `weir serve`
 /// would give it: for each, what its manifest (`NAME.toml` beside
@@ -28,6 +30,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     source: SourceArgs,
+
+    #[command(flatten)]
+    conformance: conformance::ConformanceArgs,
 }
 
 pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -78,6 +83,9 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(source) = &effective {
         print_settings(source);
+    }
+    if args.conformance.enabled {
+        return conformance::report(&runtime, &plugin, &args.conformance).await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod new;
 mod run;
 mod serve;
 mod validate;
@@ -46,6 +47,7 @@ enum Command {
     Check(check::CheckArgs),
     Bench(bench::BenchArgs),
     Validate(validate::ValidateArgs),
+    New(new::NewArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,7 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args).await,
         Command::Check(args) => check::check(args).await,
         Command::Bench(args) => bench::bench(args).await,
-        Command::Validate(args) => validate::validate_files(&args),
+        Command::Validate(args) => validate::validate_files(&args).await,
+        Command::New(args) => new::new(&args),
     }
 }
 

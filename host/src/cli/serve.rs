@@ -68,7 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Before anything else: never expose the admin routes without a token.
     weir::http::check_exposure(config.listen, &config.http).map_err(anyhow::Error::msg)?;
     let _lock = lock_sqlite_file(&config.database)?;
-    let store = Catalog::open(&config.database).await?;
+    let store = Catalog::open_with(&config.database, &config.store).await?;
     if config.database.starts_with("sqlite:") {
         // This process owns the file: any lease in it is a dead process's.
         store.release_all_leases().await?;

@@ -1,10 +1,10 @@
-"""The {{name}} source: `count` Component entities, `per-page` a page."""
+"""The {{name}} source: `count` Component entities, `page-size` a page."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weir_guest import Entity, Page, Source, config, log
+from weir_guest import Entity, Error, Page, Source, config, log
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,7 @@ class Settings:
     """What one burst needs, read from config in `open`."""
 
     count: int
-    per_page: int
+    page_size: int
 
 
 class Plugin(Source[Settings, int]):
@@ -23,13 +23,15 @@ class Plugin(Source[Settings, int]):
         return "{{name}}"
 
     def open(self) -> Settings:
-        settings = Settings(count=config.get_or("count", 3), per_page=max(1, config.get_or("per-page", 2)))
+        settings = Settings(count=config.get_or("count", 3), page_size=config.get_or("page-size", 2))
+        if settings.page_size < 1:
+            raise Error.fatal(f"config `page-size`: cannot use {settings.page_size}: must be at least 1")
         log.info(f"{{name}}: open, {settings.count} entities")
         return settings
 
     def next(self, settings: Settings, cursor: int | None) -> Page[int]:
         start = cursor or 0
-        end = min(start + settings.per_page, settings.count)
+        end = min(start + settings.page_size, settings.count)
         entities = [component(index) for index in range(start, end)]
         return Page.more(entities, end) if end < settings.count else Page.last(entities)
 

@@ -9,18 +9,42 @@
 
 #include "weir.h"
 
+/* How `fail-open` or `fail-close` asks a call to fail. */
+typedef enum failure {
+    FAILURE_NONE,
+    FAILURE_TRANSIENT,
+    FAILURE_FATAL,
+} failure;
+
 /* What a burst (or a push) reads from config. */
 typedef struct settings {
     int64_t pages;
     int64_t per_page;
+    failure fail_open;
     int64_t transient_at; /* -1: unset */
     int64_t fatal_at;     /* -1: unset */
+    failure fail_close;
 } settings;
 
 /* The highest page number any cycle has (pages is at most 1000). */
 #define MAX_PAGE 999
+/* The highest entity number any cycle has (1000 pages of 1000). */
+#define MAX_ENTITY 999999
 
 /* ---- Config ---- */
+
+/* Whether `text` is one or more ASCII digits and nothing else. */
+static bool all_digits(const char *text) {
+    if (*text == '\0') {
+        return false;
+    }
+    for (; *text != '\0'; text++) {
+        if (*text < '0' || *text > '9') {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* Config `key` as a number from `low` to `high`, `fallback` when unset. */
 static weir_error *number_setting(const char *key, int64_t low, int64_t high, int64_t fallback,
@@ -31,7 +55,7 @@ static weir_error *number_setting(const char *key, int64_t low, int64_t high, in
         return NULL;
     }
     weir_error *error = NULL;
-    if (!weir_parse_int(text, value) || *value < low || *value > high) {
+    if (!all_digits(text) || !weir_parse_int(text, value) || *value < low || *value > high) {
         error = weir_error_fatal("conformance: config `%s`: expected a number from %" PRId64
                                  " to %" PRId64 ", got \"%s\"",
                                  key, low, high, text);
@@ -40,10 +64,32 @@ static weir_error *number_setting(const char *key, int64_t low, int64_t high, in
     return error;
 }
 
+/* Config `key` as `transient` or `fatal`; FAILURE_NONE when unset. */
+static weir_error *failure_setting(const char *key, failure *value) {
+    char *text = weir_config_get(key);
+    weir_error *error = NULL;
+    if (text == NULL) {
+        *value = FAILURE_NONE;
+    } else if (strcmp(text, "transient") == 0) {
+        *value = FAILURE_TRANSIENT;
+    } else if (strcmp(text, "fatal") == 0) {
+        *value = FAILURE_FATAL;
+    } else {
+        error = weir_error_fatal(
+            "conformance: config `%s`: expected transient or fatal, got \"%s\"", key, text);
+    }
+    free(text);
+    return error;
+}
+
+/* Every key, in the README's order; the first bad one is the error. */
 static weir_error *read_settings(settings *out) {
     weir_error *error = number_setting("pages", 1, 1000, 3, &out->pages);
     if (error == NULL) {
         error = number_setting("per-page", 0, 1000, 2, &out->per_page);
+    }
+    if (error == NULL) {
+        error = failure_setting("fail-open", &out->fail_open);
     }
     if (error == NULL) {
         error = number_setting("transient-at", 0, MAX_PAGE, -1, &out->transient_at);
@@ -51,27 +97,23 @@ static weir_error *read_settings(settings *out) {
     if (error == NULL) {
         error = number_setting("fatal-at", 0, MAX_PAGE, -1, &out->fatal_at);
     }
+    if (error == NULL) {
+        error = failure_setting("fail-close", &out->fail_close);
+    }
     return error;
 }
 
-/* The error config `key` asks for (`transient` or `fatal`) with `message`;
- * NULL when it is unset. */
-static weir_error *requested_failure(const char *key, const char *message) {
-    char *kind = weir_config_get(key);
-    weir_error *error = NULL;
-    if (kind == NULL) {
-        return NULL;
+/* The error `kind` asks for, with `message`; NULL for FAILURE_NONE. */
+static weir_error *requested_failure(failure kind, const char *message) {
+    switch (kind) {
+    case FAILURE_TRANSIENT:
+        return weir_error_transient("%s", message);
+    case FAILURE_FATAL:
+        return weir_error_fatal("%s", message);
+    case FAILURE_NONE:
+        break;
     }
-    if (strcmp(kind, "transient") == 0) {
-        error = weir_error_transient("%s", message);
-    } else if (strcmp(kind, "fatal") == 0) {
-        error = weir_error_fatal("%s", message);
-    } else {
-        error = weir_error_fatal(
-            "conformance: config `%s`: expected transient or fatal, got \"%s\"", key, kind);
-    }
-    free(kind);
-    return error;
+    return NULL;
 }
 
 /* ---- Entities ---- */
@@ -117,7 +159,7 @@ static weir_error *conformance_open(void **context) {
     }
     weir_error *error = read_settings(config);
     if (error == NULL) {
-        error = requested_failure("fail-open", "conformance: open failed");
+        error = requested_failure(config->fail_open, "conformance: open failed");
     }
     if (error != NULL) {
         free(config);
@@ -133,7 +175,10 @@ static weir_error *cursor_page(const settings *config, const weir_cursor *cursor
     if (cursor == NULL) {
         return NULL;
     }
-    if (!weir_json_to_int(weir_json_get(cursor->value, "page"), page) || *page < 0 ||
+    /* An object whose only member is `page`, an integer within the cycle. */
+    if (cursor->value == NULL || weir_json_type_of(cursor->value) != WEIR_JSON_OBJECT ||
+        weir_json_length(cursor->value) != 1 ||
+        !weir_json_to_int(weir_json_get(cursor->value, "page"), page) || *page < 0 ||
         *page >= config->pages) {
         return weir_error_fatal("conformance: bad cursor: %s", cursor->text);
     }
@@ -167,9 +212,10 @@ static weir_error *conformance_next(void *context, const weir_cursor *cursor, we
 }
 
 static weir_error *conformance_close(void *context) {
+    failure fail_close = ((const settings *)context)->fail_close;
     free(context);
     weir_log_info("conformance: close");
-    return requested_failure("fail-close", "conformance: close failed");
+    return requested_failure(fail_close, "conformance: close failed");
 }
 
 static const weir_source conformance = {
@@ -196,21 +242,34 @@ static bool entity_numbers(const weir_json_value *body, const char *key,
     }
     for (size_t i = 0; i < weir_json_length(*numbers); i++) {
         int64_t index;
-        if (!weir_json_to_int(weir_json_at(*numbers, i), &index) || index < 0) {
+        if (!weir_json_to_int(weir_json_at(*numbers, i), &index) || index < 0 ||
+            index > MAX_ENTITY) {
             return false;
         }
     }
     return true;
 }
 
+/* The first key of the object `body` other than `upsert` and `remove`, or
+ * NULL (also when `body` is not an object). */
+static const char *unknown_key(const weir_json_value *body) {
+    for (size_t i = 0; i < weir_json_length(body); i++) {
+        const char *key = weir_json_key_at(body, i, NULL);
+        if (key != NULL && strcmp(key, "upsert") != 0 && strcmp(key, "remove") != 0) {
+            return key;
+        }
+    }
+    return NULL;
+}
+
+/* Upserts and removals by number; `per_page` is not 0 when there are upserts. */
 static void apply_event(const weir_json_value *upserts, const weir_json_value *removals,
                         int64_t per_page, weir_push_outcome *outcome) {
     int64_t index;
     char ref[64];
     for (size_t i = 0; i < weir_json_length(upserts); i++) {
         weir_json_to_int(weir_json_at(upserts, i), &index);
-        weir_push_outcome_upsert(outcome,
-                                 conformance_entity(index, per_page > 0 ? index / per_page : 0));
+        weir_push_outcome_upsert(outcome, conformance_entity(index, index / per_page));
     }
     for (size_t i = 0; i < weir_json_length(removals); i++) {
         weir_json_to_int(weir_json_at(removals, i), &index);
@@ -238,14 +297,20 @@ static weir_error *conformance_push(const weir_push_event *event, weir_push_outc
         return invalid;
     }
     const weir_json_value *upserts, *removals;
+    const char *unknown = unknown_key(body);
     if (weir_json_type_of(body) != WEIR_JSON_OBJECT) {
         error = weir_error_fatal("conformance: push body is not valid: not a JSON object");
+    } else if (unknown != NULL) {
+        error = weir_error_fatal("conformance: push body is not valid: unknown key `%s`", unknown);
     } else if (!entity_numbers(body, "upsert", &upserts)) {
         error = weir_error_fatal("conformance: push body is not valid: `upsert` is not a list "
                                  "of entity numbers");
     } else if (!entity_numbers(body, "remove", &removals)) {
         error = weir_error_fatal("conformance: push body is not valid: `remove` is not a list "
                                  "of entity numbers");
+    } else if (config.per_page == 0 && weir_json_length(upserts) > 0) {
+        error = weir_error_fatal("conformance: push body is not valid: no entity is on a page "
+                                 "when per-page is 0");
     } else {
         apply_event(upserts, removals, config.per_page, outcome);
     }

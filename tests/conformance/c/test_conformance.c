@@ -34,6 +34,8 @@ static void test_bad_cursors_are_fatal_and_quoted(void) {
     CHECK_STR(next_error(context, "{\"page\":-1}"), "fatal conformance: bad cursor: {\"page\":-1}");
     CHECK_STR(next_error(context, "{\"page\":\"1\"}"),
               "fatal conformance: bad cursor: {\"page\":\"1\"}");
+    CHECK_STR(next_error(context, "{\"page\":1,\"x\":2}"),
+              "fatal conformance: bad cursor: {\"page\":1,\"x\":2}");
     CHECK(weir_exported_source()->close(context) == NULL);
     CHECK_STR(weir_testing_logs(), "info conformance: open (no token)\n"
                                    "debug conformance: page 2\n"
@@ -120,6 +122,63 @@ static void test_push_upserts_and_removes_by_number(void) {
     CHECK_STR(push(NULL, 0, "{\"remove\": [-1]}"),
               "fatal conformance: push body is not valid: `remove` is not a list of entity "
               "numbers");
+    CHECK_STR(push(NULL, 0, "{\"upsert\": [1000000]}"),
+              "fatal conformance: push body is not valid: `upsert` is not a list of entity "
+              "numbers");
+    CHECK_STR(push(NULL, 0, "{\"upsert\": null}"),
+              "fatal conformance: push body is not valid: `upsert` is not a list of entity "
+              "numbers");
+    CHECK_STR(push(NULL, 0, "{\"upserts\": [1]}"),
+              "fatal conformance: push body is not valid: unknown key `upserts`");
+    weir_testing_set_config("per-page", "0");
+    CHECK_STR(push(NULL, 0, "{\"upsert\": [1]}"),
+              "fatal conformance: push body is not valid: no entity is on a page when per-page "
+              "is 0");
+    CHECK_STR(push(NULL, 0, "{\"remove\": [1]}"), "| component:default/conformance-1");
+    weir_testing_set_config("pages", "x");
+    CHECK_STR(push(NULL, 0, "{}"),
+              "fatal conformance: config `pages`: expected a number from 1 to 1000, got \"x\"");
+}
+
+/* The error `open` gives with the config set so far, as "KIND MESSAGE", or NULL. */
+static char *open_error(void) {
+    static char message[256];
+    void *context;
+    weir_error *error = weir_exported_source()->open(&context);
+    if (error == NULL) {
+        weir_exported_source()->close(context);
+        return NULL;
+    }
+    snprintf(message, sizeof message, "%s %s",
+             weir_error_kind_of(error) == WEIR_ERROR_FATAL ? "fatal" : "transient",
+             weir_error_message(error));
+    weir_error_free(error);
+    return message;
+}
+
+static void test_config_is_checked_in_order_digits_only(void) {
+    weir_testing_reset();
+    weir_testing_set_config("pages", " 3");
+    CHECK_STR(open_error(),
+              "fatal conformance: config `pages`: expected a number from 1 to 1000, got \" 3\"");
+    weir_testing_set_config("pages", "+3");
+    CHECK_STR(open_error(),
+              "fatal conformance: config `pages`: expected a number from 1 to 1000, got \"+3\"");
+    weir_testing_set_config("pages", "003");
+    weir_testing_set_config("fail-close", "sometimes");
+    weir_testing_set_config("fail-open", "fatal");
+    CHECK_STR(open_error(), "fatal conformance: config `fail-close`: expected transient or "
+                            "fatal, got \"sometimes\"");
+    weir_testing_set_config("fail-close", "transient");
+    CHECK_STR(open_error(), "fatal conformance: open failed");
+    weir_testing_reset();
+    weir_testing_set_config("fail-close", "transient");
+    void *context;
+    CHECK(weir_exported_source()->open(&context) == NULL);
+    weir_error *error = weir_exported_source()->close(context);
+    CHECK(error != NULL && weir_error_kind_of(error) == WEIR_ERROR_TRANSIENT);
+    CHECK_STR(weir_error_message(error), "conformance: close failed");
+    weir_error_free(error);
 }
 
 int main(void) {
@@ -127,6 +186,7 @@ int main(void) {
         {"bad cursors are fatal and quoted", test_bad_cursors_are_fatal_and_quoted},
         {"the same cursor gives the same page", test_the_same_cursor_gives_the_same_page},
         {"push upserts and removes by number", test_push_upserts_and_removes_by_number},
+        {"config is checked in order, digits only", test_config_is_checked_in_order_digits_only},
     };
     return run_tests("c-conformance", tests, sizeof tests / sizeof tests[0]);
 }

@@ -12,6 +12,9 @@ from weir_guest import Entity, Error, Page, Push, PushEvent, PushOutcome, Source
 from weir_guest.errors import ErrorKind
 
 FAILURE_KINDS: dict[str, ErrorKind] = {"transient": "transient", "fatal": "fatal"}
+# The highest page number and entity number a cycle can have (1000 pages of 1000).
+LAST_PAGE = 999
+LAST_ENTITY = 999_999
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,10 @@ class Settings:
 
     pages: int
     per_page: int
-    fail_close: ErrorKind | None
+    fail_open: ErrorKind | None
     transient_at: int | None
     fatal_at: int | None
+    fail_close: ErrorKind | None
 
 
 @dataclass(frozen=True)
@@ -41,16 +45,9 @@ class Conformance(Source[Settings, PageCursor], Push):
     def open(self) -> Settings:
         token = "(token present)" if secrets.get("token") is not None else "(no token)"
         log.info(f"conformance: open {token}")
-        settings = Settings(
-            pages=number("pages", 3, 1, 1000),
-            per_page=number("per-page", 2, 0, 1000),
-            fail_close=failure_kind("fail-close"),
-            transient_at=optional_number("transient-at", 0, 999),
-            fatal_at=optional_number("fatal-at", 0, 999),
-        )
-        fail_open = failure_kind("fail-open")
-        if fail_open is not None:
-            raise Error(fail_open, "conformance: open failed")
+        settings = read_settings()
+        if settings.fail_open is not None:
+            raise Error(settings.fail_open, "conformance: open failed")
         return settings
 
     def next(self, settings: Settings, cursor: PageCursor | None) -> Page[PageCursor]:
@@ -88,7 +85,7 @@ class Conformance(Source[Settings, PageCursor], Push):
     def handle(self, event: PushEvent) -> PushOutcome:
         if event.header("x-conformance-fail") == "transient":
             raise Error.transient("conformance: push failed")
-        per_page = number("per-page", 2, 0, 1000)
+        per_page = read_settings().per_page
         upserts, removals = push_body(event.body)
         if upserts and per_page == 0:
             raise Error.fatal(
@@ -100,6 +97,18 @@ class Conformance(Source[Settings, PageCursor], Push):
         for index in removals:
             outcome.remove(f"component:default/conformance-{index}")
         return outcome
+
+
+def read_settings() -> Settings:
+    """The config, every key checked in the README's order (the first bad one is the error)."""
+    return Settings(
+        pages=number("pages", 3, 1, 1000),
+        per_page=number("per-page", 2, 0, 1000),
+        fail_open=failure_kind("fail-open"),
+        transient_at=optional_number("transient-at", 0, LAST_PAGE),
+        fatal_at=optional_number("fatal-at", 0, LAST_PAGE),
+        fail_close=failure_kind("fail-close"),
+    )
 
 
 def entity(index: int, per_page: int) -> Entity:
@@ -137,7 +146,8 @@ def optional_number(key: str, low: int, high: int) -> int | None:
     text = config.get(key)
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+    # Past 9 significant digits every value is out of range (and `int` refuses very long text).
+    if not (text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 9 and low <= int(text) <= high):
         raise Error.fatal(
             f'conformance: config `{key}`: expected a number from {low} to {high}, got "{text}"'
         )
@@ -174,7 +184,7 @@ def push_body(body: bytes) -> tuple[list[int], list[int]]:
 
 def entity_numbers(body: dict[str, Any], key: str) -> list[int]:
     numbers = body.get(key, [])
-    if not (isinstance(numbers, list) and all(type(n) is int and n >= 0 for n in numbers)):
+    if not (isinstance(numbers, list) and all(type(n) is int and 0 <= n <= LAST_ENTITY for n in numbers)):
         raise invalid_push(f"`{key}` is not a list of entity numbers")
     return numbers
 

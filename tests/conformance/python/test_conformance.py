@@ -87,6 +87,20 @@ def test_next_is_a_pure_function_of_its_cursor() -> None:
             {"transient-at": "-1"},
             'conformance: config `transient-at`: expected a number from 0 to 999, got "-1"',
         ),
+        ({"pages": "+1"}, 'conformance: config `pages`: expected a number from 1 to 1000, got "+1"'),
+        (
+            {"pages": "9" * 5000},
+            f'conformance: config `pages`: expected a number from 1 to 1000, got "{"9" * 5000}"',
+        ),
+        # Every key is checked, in the README's order, before fail-open acts.
+        (
+            {"fail-close": "sometimes", "fail-open": "fatal", "per-page": "x"},
+            'conformance: config `per-page`: expected a number from 0 to 1000, got "x"',
+        ),
+        (
+            {"fail-close": "sometimes", "fail-open": "fatal"},
+            'conformance: config `fail-close`: expected transient or fatal, got "sometimes"',
+        ),
         ({"fail-open": "fatal"}, "conformance: open failed"),
     ],
 )
@@ -146,10 +160,28 @@ def test_a_push_fails_transiently_on_demand_before_reading_the_body() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[1]", b'{"upsert": [-1]}', b'{"remove": ["a"]}', b'{"other": []}']
+    "body",
+    [
+        b"not json",
+        b"[1]",
+        b'{"upsert": [-1]}',
+        b'{"upsert": [1000000]}',
+        b'{"upsert": null}',
+        b'{"remove": ["a"]}',
+        b'{"other": []}',
+    ],
 )
 def test_a_push_body_that_is_not_valid_is_fatal(body: bytes) -> None:
     with fake_host(), pytest.raises(Error) as raised:
         Conformance().handle(PushEvent([], body))
     assert raised.value.kind == "fatal"
     assert raised.value.message.startswith("conformance: push body is not valid: ")
+
+
+def test_a_push_checks_the_config_as_open_does() -> None:
+    with fake_host(config={"pages": "x"}), pytest.raises(Error) as raised:
+        Conformance().handle(PushEvent([], b"{}"))
+    assert (raised.value.kind, raised.value.message) == (
+        "fatal",
+        'conformance: config `pages`: expected a number from 1 to 1000, got "x"',
+    )

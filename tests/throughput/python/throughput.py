@@ -64,8 +64,8 @@ def built(index: int) -> Entity:
         .tag("python")
         .tag("throughput")
         .tag(f"group-{index % 50}")
-        .link(f"https://dashboards.example.com/d/{name}", f"Dashboard of {name}", "dashboard")
-        .link(f"https://runbooks.example.com/{name}", f"Runbook of {name}", "docs")
+        .link(f"https://dashboards.example.com/d/{name}", f"Dashboard of {name}")
+        .link(f"https://runbooks.example.com/{name}", f"Runbook of {name}")
         .managed_by(f"url:{repository}/blob/main/catalog-info.yaml")
         .spec("type", "service")
         .spec("lifecycle", LIFECYCLES[index % 3])
@@ -98,8 +98,8 @@ COMPONENT = EntityTemplate(
             "labels": {"tier": Slot("tier"), "weir.dev/index": Slot("index")},
             "tags": ["python", "throughput", Slot("group")],
             "links": [
-                {"url": Slot("dashboard"), "title": Slot("dashboard_title"), "icon": "dashboard"},
-                {"url": Slot("runbook"), "title": Slot("runbook_title"), "icon": "docs"},
+                {"url": Slot("dashboard"), "title": Slot("dashboard_title")},
+                {"url": Slot("runbook"), "title": Slot("runbook_title")},
             ],
         },
         "spec": {

@@ -2,6 +2,7 @@
 
 mod engine;
 mod http;
+mod languages;
 mod runtime;
 mod store;
 
@@ -24,6 +25,7 @@ enum What {
     Store(store::StoreBenchArgs),
     Engine(engine::EngineBenchArgs),
     Http(http::HttpBenchArgs),
+    Languages(languages::LanguagesBenchArgs),
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -37,6 +39,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         What::Store(args) => store::bench(args).await?,
         What::Engine(args) => engine::bench(args).await?,
         What::Http(args) => http::bench(args).await?,
+        What::Languages(args) => languages::bench(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

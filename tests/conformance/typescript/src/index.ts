@@ -104,14 +104,26 @@ function pushBody(text: string): PushBody {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalid("not a JSON object");
   }
+  const object = value as Record<string, unknown>;
+  const unknownKey = Object.keys(object).find((key) => key !== "upsert" && key !== "remove");
+  if (unknownKey !== undefined) {
+    throw invalid(`unknown key \`${unknownKey}\``);
+  }
   const numbers = (key: "upsert" | "remove"): number[] => {
-    const list: unknown = (value as Record<string, unknown>)[key] ?? [];
-    if (!Array.isArray(list) || !list.every((item) => Number.isInteger(item) && (item as number) >= 0)) {
+    const list: unknown = key in object ? object[key] : [];
+    if (!Array.isArray(list) || !list.every(isEntityNumber)) {
       throw invalid(`\`${key}\` is not a list of entity numbers`);
     }
     return list as number[];
   };
   return { upsert: numbers("upsert"), remove: numbers("remove") };
+}
+
+/** The highest entity number a cycle can have (1000 pages of 1000). */
+const LAST_ENTITY = 999_999;
+
+function isEntityNumber(item: unknown): boolean {
+  return Number.isInteger(item) && (item as number) >= 0 && (item as number) <= LAST_ENTITY;
 }
 
 function parseJson(text: string): unknown {

@@ -26,7 +26,8 @@ export function readSettings(): Settings {
   };
 }
 
-/** A decimal integer from `low` to `high`, or undefined when the key is not set. */
+/** A decimal integer from `low` to `high` (ASCII digits only, the value quoted raw in the
+ * error), or undefined when the key is not set. */
 function number(key: string, low: number, high: number): number | undefined {
   const text = config.get(key);
   if (text === undefined) {
@@ -34,9 +35,7 @@ function number(key: string, low: number, high: number): number | undefined {
   }
   const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!(value >= low && value <= high)) {
-    throw SourceError.fatal(
-      `conformance: config \`${key}\`: expected a number from ${low} to ${high}, got ${JSON.stringify(text)}`,
-    );
+    throw SourceError.fatal(`conformance: config \`${key}\`: expected a number from ${low} to ${high}, got "${text}"`);
   }
   return value;
 }
@@ -47,5 +46,5 @@ function errorKind(key: string): ErrorKind | undefined {
   if (text === undefined || text === "transient" || text === "fatal") {
     return text;
   }
-  throw SourceError.fatal(`conformance: config \`${key}\`: expected transient or fatal, got ${JSON.stringify(text)}`);
+  throw SourceError.fatal(`conformance: config \`${key}\`: expected transient or fatal, got "${text}"`);
 }

@@ -88,7 +88,16 @@ test("push upserts and removes entities by number", () => {
 });
 
 test("a push body that is not valid is fatal; the fail header is transient, whatever its case", () => {
-  for (const body of ["nope", "[]", '{"upsert": "1"}', '{"remove": [-1]}', '{"upsert": [1.5]}']) {
+  for (const body of [
+    "nope",
+    "[]",
+    '{"upsert": "1"}',
+    '{"upsert": null}',
+    '{"remove": [-1]}',
+    '{"upsert": [1.5]}',
+    '{"upsert": [1000000]}',
+    '{"upserts": [1]}',
+  ]) {
     const error = sourceError(() => conformance.push.handle({ headers: [], body: utf8(body) }));
     assert.equal(error.tag, "fatal", body);
     assert.match(error.val, /^conformance: push body is not valid: /, body);
@@ -98,4 +107,21 @@ test("a push body that is not valid is fatal; the fail header is transient, what
     sourceError(() => conformance.push.handle({ headers, body: utf8("not even read") })),
     { tag: "transient", val: "conformance: push failed" },
   );
+});
+
+test("config errors quote the value raw, and every key is checked in the README's order", () => {
+  globalThis.weirTestHost.config = { "fail-close": "sometimes", "fail-open": "fatal", pages: '"1"' };
+  assert.deepEqual(
+    sourceError(() => conformance.source.Burst.open()),
+    { tag: "fatal", val: 'conformance: config `pages`: expected a number from 1 to 1000, got ""1""' },
+  );
+  globalThis.weirTestHost.config = { "fail-close": "sometimes", "fail-open": "fatal" };
+  assert.deepEqual(
+    sourceError(() => conformance.source.Burst.open()),
+    { tag: "fatal", val: 'conformance: config `fail-close`: expected transient or fatal, got "sometimes"' },
+  );
+  assert.deepEqual(globalThis.weirTestHost.logs, [
+    "info conformance: open (no token)",
+    "info conformance: open (no token)",
+  ]);
 });
