@@ -7,7 +7,8 @@
 //! Every key, with its default and limits, is in the configuration
 //! reference, `docs/configuration.md` (its example is parsed by a test here).
 //!
-//! Durations are [`humantime`]'s: `"500ms"`, `"3s"`, `"10m"`, `"3h"`, `"1d"`.
+//! Durations are [`humantime`]'s text (`"500ms"`, `"3s"`, `"10m"`, `"1d"`) or
+//! Backstage's `HumanDuration` tables (`{ minutes = 10 }`): see `duration`.
 //! A plugin without a `[sources.NAME]` section runs with every default
 //! ([`Config::source`]).
 //!
@@ -19,6 +20,7 @@
 //! `weir.toml: sources.github.burstLength: invalid duration "3 parsecs": …`.
 //! Secret values never appear in an error or in `Debug` output.
 
+mod duration;
 mod grant;
 mod manifest;
 mod raw;
@@ -36,6 +38,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::SourceOptions;
 use crate::http::{HttpSettings, PushSettings};
 use crate::runtime::{Limits, SourceSettings};
+use crate::store::StoreSettings;
 
 pub use grant::SettingGrant;
 use read::{Key, Reader};
@@ -62,6 +65,9 @@ pub struct Config {
     /// Every source's budgets unless its own section sets them (`[limits]`
     /// over [`Limits::default`]): the ceilings a manifest may ask under.
     pub limits: Limits,
+    /// How the store's connections behave under faults (`[postgres]`,
+    /// `[sqlite]`).
+    pub store: StoreSettings,
     /// The operator's `[sources.NAME]` sections, by plugin file stem.
     sections: BTreeMap<String, SourceSection>,
 }
@@ -254,6 +260,7 @@ impl fmt::Debug for Config {
             .field("max_concurrent_bursts", &self.max_concurrent_bursts)
             .field("http", &self.http)
             .field("limits", &self.limits)
+            .field("store", &self.store)
             .field("sections", &self.sections)
             .finish()
     }

@@ -15,7 +15,31 @@ pub(super) struct RawConfig {
     pub max_concurrent_bursts: Option<Value>,
     pub limits: Option<Value>,
     pub http: Option<Value>,
+    pub postgres: Option<Value>,
+    pub sqlite: Option<Value>,
     pub sources: Option<Value>,
+}
+
+/// `[postgres]`: Weir's connections to PostgreSQL.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPostgres {
+    pub statement_timeout: Option<Value>,
+    pub lock_timeout: Option<Value>,
+    pub idle_in_transaction_timeout: Option<Value>,
+    pub keepalives_idle: Option<Value>,
+    pub keepalives_interval: Option<Value>,
+    pub keepalives_count: Option<Value>,
+    pub connect_timeout: Option<Value>,
+    pub write_timeout: Option<Value>,
+}
+
+/// `[sqlite]`: Weir's connections to its SQLite file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawSqlite {
+    pub busy_timeout: Option<Value>,
+    pub journal_size_limit: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +49,7 @@ pub(super) struct RawHttp {
     pub read_token: Option<Value>,
     pub read_access: Option<Value>,
     pub tombstone_retention: Option<Value>,
+    pub purge_interval: Option<Value>,
     pub max_wait: Option<Value>,
     pub allowed_origins: Option<Value>,
     pub max_connections: Option<Value>,

@@ -11,12 +11,17 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use super::raw::{RawConfig, RawHttp, RawLimits, RawOutbound, RawPush, RawSecret, RawSource};
+use super::duration;
+use super::raw::{
+    RawConfig, RawHttp, RawLimits, RawOutbound, RawPostgres, RawPush, RawSecret, RawSource,
+    RawSqlite,
+};
 use super::section::{GrantedSecret, LimitsSection, SecretOrigin, SourceSection};
 use super::{Config, ConfigError, default_max_concurrent_bursts};
 use crate::engine::Rest;
 use crate::http::{HttpSettings, PushSettings, ReadAccess, Secret};
 use crate::runtime::{HostRule, Limits, OutboundGrant};
+use crate::store::{PostgresSettings, SqliteSettings, StoreSettings};
 
 const DEFAULT_DATABASE: &str = "sqlite://weir.db";
 const DEFAULT_PLUGINS: &str = "plugins";
@@ -39,6 +44,7 @@ pub(super) const MAX_BACKOFF_STEPS: usize = 32;
 pub(super) const MAX_EXPIRE_AFTER: Duration = Duration::from_secs(3650 * 24 * 60 * 60);
 pub(super) const MAX_DEADLINE: Duration = HOUR;
 pub(super) const MAX_REQUEST_TIMEOUT: Duration = HOUR;
+pub(super) const MAX_PURGE_INTERVAL: Duration = DAY;
 pub(super) const MAX_TOMBSTONE_RETENTION: Duration = Duration::from_secs(36_500 * 24 * 60 * 60);
 pub(super) const MAX_FUEL: u64 = 1_000_000_000_000_000;
 pub(super) const MAX_MEMORY_BYTES: usize = 4 << 30;
@@ -54,6 +60,8 @@ pub(super) const MAX_REPLAY_WINDOW: Duration = Duration::from_secs(30 * 24 * 60 
 pub(super) const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub(super) const MAX_CONNECTIONS: usize = 1_000_000;
 pub(super) const EMPTY_PLUGINS: &str = "the plugin folder must not be empty";
+pub(super) const MAX_DB_TIMEOUT: Duration = DAY;
+pub(super) const MAX_JOURNAL_SIZE: usize = 1 << 40;
 
 /// A key's dotted path, e.g. `sources.github.backoff[2]`; a segment that is
 /// not a bare TOML key is quoted.
@@ -110,6 +118,7 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             max_concurrent_bursts: default_max_concurrent_bursts(),
             http: HttpSettings::default(),
             limits: Limits::default(),
+            store: StoreSettings::default(),
             sections: BTreeMap::new(),
         };
         if let Some(value) = raw.database {
@@ -146,6 +155,12 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         }
         if let Some(value) = raw.http {
             config.http = self.http(&root.child("http"), value)?;
+        }
+        if let Some(value) = raw.postgres {
+            config.store.postgres = self.postgres(&root.child("postgres"), value)?;
+        }
+        if let Some(value) = raw.sqlite {
+            config.store.sqlite = self.sqlite(&root.child("sqlite"), value)?;
         }
         if let Some(value) = raw.sources {
             let key = root.child("sources");
@@ -384,6 +399,10 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
                 value => Some(self.duration_within(&key, value, false, MAX_TOMBSTONE_RETENTION)?),
             };
         }
+        if let Some(value) = raw.purge_interval {
+            http.purge_interval =
+                self.duration_within(&at("purgeInterval"), value, false, MAX_PURGE_INTERVAL)?;
+        }
         if let Some(value) = raw.max_wait {
             http.max_wait =
                 self.duration_within(&at("maxWait"), value, true, Duration::from_secs(600))?;
@@ -430,6 +449,76 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
             }
         }
         Ok(http)
+    }
+
+    /// `[postgres]`: the timeouts and keepalives of Weir's connections.
+    fn postgres(&self, key: &Key, value: Value) -> Result<PostgresSettings, ConfigError> {
+        let table = self.table(key, value)?;
+        let raw: RawPostgres = self.structure(key, table)?;
+        let mut postgres = PostgresSettings::default();
+        for (name, value, setting) in [
+            (
+                "statementTimeout",
+                raw.statement_timeout,
+                &mut postgres.statement_timeout,
+            ),
+            ("lockTimeout", raw.lock_timeout, &mut postgres.lock_timeout),
+            (
+                "idleInTransactionTimeout",
+                raw.idle_in_transaction_timeout,
+                &mut postgres.idle_in_transaction_timeout,
+            ),
+            (
+                "keepalivesIdle",
+                raw.keepalives_idle,
+                &mut postgres.keepalives_idle,
+            ),
+            (
+                "keepalivesInterval",
+                raw.keepalives_interval,
+                &mut postgres.keepalives_interval,
+            ),
+            (
+                "connectTimeout",
+                raw.connect_timeout,
+                &mut postgres.connect_timeout,
+            ),
+            (
+                "writeTimeout",
+                raw.write_timeout,
+                &mut postgres.write_timeout,
+            ),
+        ] {
+            if let Some(value) = value {
+                *setting = self.duration_within(&key.child(name), value, false, MAX_DB_TIMEOUT)?;
+            }
+        }
+        if let Some(value) = raw.keepalives_count {
+            let at = key.child("keepalivesCount");
+            let count = self.count(&at, value)?;
+            postgres.keepalives_count = u32::try_from(count)
+                .ok()
+                .filter(|count| (1..=100).contains(count))
+                .ok_or_else(|| self.invalid(&at, "must be from 1 to 100"))?;
+        }
+        Ok(postgres)
+    }
+
+    /// `[sqlite]`: how long a write waits for another process's lock, and
+    /// the write-ahead log's size limit.
+    fn sqlite(&self, key: &Key, value: Value) -> Result<SqliteSettings, ConfigError> {
+        let table = self.table(key, value)?;
+        let raw: RawSqlite = self.structure(key, table)?;
+        let mut sqlite = SqliteSettings::default();
+        if let Some(value) = raw.busy_timeout {
+            sqlite.busy_timeout =
+                self.duration_within(&key.child("busyTimeout"), value, true, MAX_DB_TIMEOUT)?;
+        }
+        if let Some(value) = raw.journal_size_limit {
+            let at = key.child("journalSizeLimit");
+            sqlite.journal_size_limit = self.size_within(&at, value, MAX_JOURNAL_SIZE)? as u64;
+        }
+        Ok(sqlite)
     }
 
     /// `[http] allowedOrigins`: the origins (`https://backstage.example.com`)
@@ -830,21 +919,24 @@ impl<E: Fn(&str) -> Option<String>> Reader<'_, E> {
         }
     }
 
+    /// A duration: humantime's text or Backstage's `HumanDuration` table
+    /// ([`super::duration`]).
     fn duration(&self, key: &Key, value: Value) -> Result<Duration, ConfigError> {
-        let text = match value {
-            Value::String(text) => text,
-            other => {
-                return Err(self.expected(key, "a duration such as \"3s\" or \"10m\"", &other));
+        match duration::parse(&value) {
+            Some(Ok(duration)) => Ok(duration),
+            Some(Err(error)) => {
+                let at = error
+                    .unit
+                    .as_deref()
+                    .map_or_else(|| key.clone(), |unit| key.child(unit));
+                Err(self.invalid(&at, error.message))
             }
-        };
-        humantime::parse_duration(&text).map_err(|error| {
-            self.invalid(
+            None => Err(self.expected(
                 key,
-                format!(
-                    "invalid duration {text:?}: {error} (e.g. \"500ms\", \"3s\", \"10m\", \"1d\")"
-                ),
-            )
-        })
+                "a duration such as \"3s\", \"10m\" or { minutes = 10 }",
+                &value,
+            )),
+        }
     }
 
     /// A duration of at most `max` (and more than zero unless `zero_allowed`).
@@ -949,7 +1041,7 @@ pub(super) fn socket_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// A value as an error shows it.
-fn found(value: &Value) -> String {
+pub(super) fn found(value: &Value) -> String {
     match value {
         Value::String(text) => format!("the string {text:?}"),
         Value::Integer(number) => format!("the integer {number}"),

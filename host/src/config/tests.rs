@@ -274,6 +274,8 @@ fn the_example_in_the_configuration_reference_parses() {
     assert_eq!(github.settings.secrets["webhook"], "from-a-file");
     assert_eq!(github.settings.secrets["app-key"], "k");
     assert_eq!(github.options.reject_removals_above_percentage, Some(10.0));
+    // The documented store settings are the defaults.
+    assert_eq!(config.store, crate::store::StoreSettings::default());
     let outbound = &github.settings.outbound;
     assert_eq!(outbound.hosts.len(), 3);
     assert!(outbound.allows("https", "api.github.com", 443));
@@ -680,6 +682,108 @@ fn durations_take_humantime_units() {
     assert_eq!(options.burst_interval, Duration::from_secs(600));
     assert_eq!(options.expire_after, Duration::from_secs(86_400));
     assert_eq!(options.backoff, [Duration::from_secs(3 * 3600)]);
+}
+
+#[test]
+fn durations_take_backstages_human_duration_tables() {
+    let options = source(
+        "burstLength = { seconds = 3 }\nburstInterval = { minutes = 10 }\n\
+         restLength = { hours = 1, minutes = 30 }\nexpireAfter = { days = 1.5 }\n\
+         backoff = [{ seconds = 5 }, \"30s\", { milliseconds = 250 }]",
+    )
+    .options;
+    assert_eq!(options.burst_length, Duration::from_secs(3));
+    assert_eq!(options.burst_interval, Duration::from_secs(600));
+    assert!(
+        matches!(options.rest, crate::engine::Rest::For(rest) if rest == Duration::from_secs(5400)),
+        "{:?}",
+        options.rest
+    );
+    assert_eq!(options.expire_after, Duration::from_secs(36 * 3600));
+    assert_eq!(
+        options.backoff,
+        [
+            Duration::from_secs(5),
+            Duration::from_secs(30),
+            Duration::from_millis(250)
+        ]
+    );
+    // The [http] and [limits] durations, the new purge interval among them.
+    let config = parse(
+        "[limits]\ndeadline = { seconds = 20 }\n[http]\npurgeInterval = { minutes = 5 }\n\
+         tombstoneRetention = { weeks = 2 }\nmaxWait = { seconds = 30 }\n",
+    )
+    .unwrap();
+    assert_eq!(config.http.purge_interval, Duration::from_secs(300));
+    assert_eq!(
+        config.http.tombstone_retention,
+        Some(Duration::from_secs(14 * 86_400))
+    );
+    assert_eq!(config.http.max_wait, Duration::from_secs(30));
+    assert_eq!(
+        parse("").unwrap().http.purge_interval,
+        Duration::from_secs(3600)
+    );
+    // A manifest takes them too.
+    let manifest = "burstLength = { seconds = 2 }\nbackoff = [{ minutes = 1 }]\n";
+    let source = parse("")
+        .unwrap()
+        .source_with_manifest("s", Some((Path::new("plugins/s.toml"), manifest)))
+        .unwrap();
+    assert_eq!(source.options.burst_length, Duration::from_secs(2));
+    assert_eq!(source.options.backoff, [Duration::from_secs(60)]);
+}
+
+#[test]
+fn bad_duration_tables_name_the_key_the_unit_and_the_reason() {
+    for (text, expected) in [
+        (
+            "[sources.s]\nburstLength = { secs = 3 }",
+            "weir.toml: sources.s.burstLength.secs: unknown unit `secs` of a duration; expected \
+             one or more of years, months, weeks, days, hours, minutes, seconds, milliseconds",
+        ),
+        (
+            "[sources.s]\nrestLength = { minutes = -10 }",
+            "weir.toml: sources.s.restLength.minutes: must not be negative, got -10",
+        ),
+        (
+            "[sources.s]\nbackoff = [\"5s\", { milliseconds = 1.5 }]",
+            "weir.toml: sources.s.backoff[1].milliseconds: 1.5 milliseconds is not a whole \
+             number of milliseconds",
+        ),
+        (
+            "[sources.s]\nburstLength = { hours = 2 }",
+            "weir.toml: sources.s.burstLength: must be at most 1h, got 2h",
+        ),
+        (
+            "[sources.s]\nburstLength = { seconds = 0 }",
+            "weir.toml: sources.s.burstLength: must be longer than zero",
+        ),
+        (
+            "[sources.s]\nexpireAfter = {}",
+            "weir.toml: sources.s.expireAfter: an empty table is no duration",
+        ),
+        (
+            "[sources.s]\nburstLength = { seconds = \"3\" }",
+            "weir.toml: sources.s.burstLength.seconds: expected a number, found the string \"3\"",
+        ),
+        (
+            "[sources.s]\nburstLength = 3",
+            "weir.toml: sources.s.burstLength: expected a duration such as \"3s\", \"10m\" or \
+             { minutes = 10 }, found the integer 3",
+        ),
+        (
+            "[http]\npurgeInterval = { days = 2 }",
+            "weir.toml: http.purgeInterval: must be at most 1day, got 2days",
+        ),
+        (
+            "[http]\npurgeInterval = \"0s\"",
+            "weir.toml: http.purgeInterval: must be longer than zero",
+        ),
+    ] {
+        let message = error(text);
+        assert!(message.starts_with(expected), "{text}:\n{message}");
+    }
 }
 
 #[test]
@@ -1147,5 +1251,42 @@ mod never_panics {
                 crate::engine::check_schedule(&source.options, &source.settings.limits);
             }
         }
+    }
+}
+
+#[test]
+fn store_settings_are_read_and_checked() {
+    let config = parse(
+        "[postgres]\nlockTimeout = \"2s\"\nwriteTimeout = \"9s\"\nkeepalivesCount = 5\n\
+         [sqlite]\nbusyTimeout = \"1500ms\"\njournalSizeLimit = \"4MiB\"\n",
+    )
+    .unwrap();
+    let postgres = &config.store.postgres;
+    assert_eq!(postgres.lock_timeout, Duration::from_secs(2));
+    assert_eq!(postgres.write_timeout, Duration::from_secs(9));
+    assert_eq!(postgres.keepalives_count, 5);
+    assert_eq!(
+        postgres.statement_timeout,
+        crate::store::PostgresSettings::default().statement_timeout
+    );
+    assert_eq!(
+        config.store.sqlite.busy_timeout,
+        Duration::from_millis(1500)
+    );
+    assert_eq!(config.store.sqlite.journal_size_limit, 4 << 20);
+    for (text, expected) in [
+        (
+            "[postgres]\nlockTimeout = \"0s\"",
+            "postgres.lockTimeout: must be longer than zero",
+        ),
+        (
+            "[postgres]\nkeepalivesCount = 0",
+            "postgres.keepalivesCount: must be from 1 to 100",
+        ),
+        ("[postgres]\nlockTimout = \"1s\"", "lockTimout"),
+        ("[sqlite]\njournalSizeLimit = -1", "sqlite.journalSizeLimit"),
+    ] {
+        let message = error(text);
+        assert!(message.contains(expected), "{text}: {message}");
     }
 }

@@ -69,7 +69,7 @@ async function measure(count: number): Promise<Figures> {
         name: 'synthetic',
         manifest: `restLength = "1d"\nburstLength = "30s"\nburstInterval = "0s"\n[config]\ncount = ${count}\npage-size = 1000\n`,
       },
-      { name: 'plugin_pushing', manifest: 'restLength = "1d"\n[config]\ncount = 1\n' },
+      { name: 'pushing', component: 'plugin_pushing', manifest: 'restLength = "1d"\n[config]\ncount = 1\n' },
     ],
   });
   try {

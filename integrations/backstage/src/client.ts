@@ -1,7 +1,8 @@
 // A small client for Weir's read API: the entity listing (`GET /api/entities`,
 // cursor pages) and the event stream (`GET /api/events`, long polling). Errors
 // name the request and Weir's own message; a 410 and an offset beyond the
-// log's head get their own classes, since both call for a fresh bootstrap.
+// log's head (400 with code `offset_beyond_head`) get their own classes, since
+// both call for a fresh bootstrap.
 
 import type { Entity } from '@backstage/catalog-model';
 
@@ -9,6 +10,10 @@ export interface WeirEntityItem {
   entityRef: string;
   eventOffset: number;
   entity: Entity;
+  /** The Weir source whose contribution won the entity's merge. */
+  source?: string;
+  /** That source's location key for the entity, when it set one. */
+  locationKey?: string;
 }
 
 export interface WeirEntityPage {
@@ -19,7 +24,16 @@ export interface WeirEntityPage {
 }
 
 export type WeirEvent =
-  | { offset: number; type: 'added' | 'updated'; entityRef: string; entity: Entity }
+  | {
+      offset: number;
+      type: 'added' | 'updated';
+      entityRef: string;
+      entity: Entity;
+      /** The Weir source whose contribution won the entity's merge. */
+      source?: string;
+      /** That source's location key for the entity, when it set one. */
+      locationKey?: string;
+    }
   | { offset: number; type: 'removed'; entityRef: string };
 
 export interface WeirEventPage {
@@ -44,7 +58,8 @@ export class WeirRequestError extends Error {
 export class WeirOffsetGoneError extends WeirRequestError {
   constructor(
     message: string,
-    readonly oldestOffset?: number,
+    /** The highest offset of a purged removal: a consumer below it may have missed one. */
+    readonly purgedThrough?: number,
   ) {
     super(message, 410);
     this.name = 'WeirOffsetGoneError';
@@ -101,11 +116,7 @@ export class WeirClient {
       limit: String(limit),
       wait: String(waitSeconds),
     };
-    try {
-      return (await this.get('/api/events', params, waitSeconds, signal)) as WeirEventPage;
-    } catch (error) {
-      throw classifyEventError(error, offset);
-    }
+    return (await this.get('/api/events', params, waitSeconds, signal)) as WeirEventPage;
   }
 
   private async get(
@@ -155,25 +166,26 @@ async function readJson(response: Response, request: string): Promise<unknown> {
   }
 }
 
-/** Weir's errors are `{error: {name, message}, ...}`, with extra fields beside `error`. */
-function errorFromBody(request: string, status: number, body: unknown): WeirRequestError {
-  const fields = (body ?? {}) as { error?: { message?: string }; oldestOffset?: number; headOffset?: number };
+/** Weir's code for an offset the catalog never issued (400). */
+export const OFFSET_BEYOND_HEAD = 'offset_beyond_head';
+
+interface WeirErrorBody {
+  error?: { message?: string; code?: string };
+  purgedThrough?: number;
+  headOffset?: number;
+}
+
+/** Weir's errors are `{error: {name, message, code}, ...}`, with extra fields beside `error`. */
+export function errorFromBody(request: string, status: number, body: unknown): WeirRequestError {
+  const fields = (body ?? {}) as WeirErrorBody;
   const message = `${request}: HTTP ${status}: ${fields.error?.message ?? JSON.stringify(body)}`;
   if (status === 410) {
-    return new WeirOffsetGoneError(message, fields.oldestOffset);
+    return new WeirOffsetGoneError(message, fields.purgedThrough);
   }
-  if (status === 400 && typeof fields.headOffset === 'number') {
+  if (status === 400 && fields.error?.code === OFFSET_BEYOND_HEAD && typeof fields.headOffset === 'number') {
     return new WeirOffsetAheadError(message, fields.headOffset);
   }
   return new WeirRequestError(message, status);
-}
-
-/** A 400 names the head: only an offset beyond it means Weir's log restarted. */
-function classifyEventError(error: unknown, offset: number): unknown {
-  if (error instanceof WeirOffsetAheadError && offset <= error.headOffset) {
-    return new WeirRequestError(error.message, 400);
-  }
-  return error;
 }
 
 function describe(error: unknown): string {

@@ -27,7 +27,7 @@ import {
   type WeirEvent,
 } from './client';
 import type { WeirProviderConfig } from './config';
-import { toDeferredEntity, weirLocation } from './entities';
+import { toDeferredEntity } from './entities';
 import type { ProviderHealth } from './health';
 import type { ProviderStore } from './store';
 
@@ -44,7 +44,6 @@ export interface StreamFollowerOptions {
 export class StreamFollower {
   private readonly client: WeirClient;
   private readonly backoff: Backoff;
-  private readonly location: string;
   /** What a stored offset must belong to, to be resumed from. */
   private readonly stream: string;
   private readonly leaseMs: number;
@@ -56,7 +55,6 @@ export class StreamFollower {
     const { config } = options;
     this.client = new WeirClient({ baseUrl: config.baseUrl, token: config.token, kinds: config.kinds });
     this.backoff = new Backoff(config.backoff.initialSeconds * 1000, config.backoff.maxSeconds * 1000);
-    this.location = weirLocation(config.baseUrl);
     this.stream = `${config.baseUrl} kinds=${[...config.kinds].sort().join(',') || '*'}`;
     this.leaseMs = config.leaseSeconds * 1000;
   }
@@ -218,10 +216,13 @@ export class StreamFollower {
     for await (const page of this.client.listEntities(config.pageSize, signal)) {
       offset ??= page.lastEventOffset;
       for (const item of page.items) {
-        entities.push(toDeferredEntity(item.entity, this.location));
+        entities.push(toDeferredEntity(item.entity, { baseUrl: config.baseUrl, source: item.source }));
       }
     }
     const listed = Date.now();
+    // A turn that ended meanwhile (its lease lost: another replica may be
+    // applying newer events) applies nothing.
+    signal.throwIfAborted();
     await connection.applyMutation({ type: 'full', entities });
     // The mutation is applied: the offset is right even if the turn was cut short meanwhile.
     await store.writeOffset(config.id, { stream: this.stream, offset: offset ?? 0 });
@@ -240,6 +241,8 @@ export class StreamFollower {
     const { config, store, health } = this.options;
     health.enter('following');
     const page = await this.client.readEvents(offset, config.pageSize, config.waitSeconds, signal);
+    // As in the bootstrap: an answer read under a lease since lost is not applied.
+    signal.throwIfAborted();
     health.sawHead(page.headOffset);
     if (page.events.length > 0) {
       await this.applyEvents(page.events);
@@ -258,7 +261,9 @@ export class StreamFollower {
       if (event.type === 'removed') {
         removed.push({ entityRef: event.entityRef });
       } else {
-        added.push(toDeferredEntity(event.entity, this.location));
+        added.push(
+          toDeferredEntity(event.entity, { baseUrl: this.options.config.baseUrl, source: event.source }),
+        );
       }
     }
     await this.options.connection.applyMutation({ type: 'delta', added, removed });

@@ -26,11 +26,11 @@ before(async () => {
         name: 'hierarchy',
         manifest: '[config]\norganizations = 2\nprojects-per-organization = 2\ncomponents-per-project = 5\n',
       },
-      { name: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 3\n' },
+      { name: 'pushing', component: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 3\n' },
     ],
   });
   // The three sources' first cycles: 60 + (2 + 4 + 20) + 3 entities.
-  await waitFor('Weir to ingest its sources', async () => ((await weir.entities()).size === 89 ? true : undefined), 60_000);
+  await weir.waitForCount('Weir to ingest its sources', 89);
   backstage = await Backstage.start({ providers: { main: { baseUrl: weir.url, waitSeconds: 2 } } });
 });
 
@@ -58,7 +58,7 @@ test('an updated source and a removal by sweep show up in Backstage', async () =
   const before = await backstage.entity('component', 'entity-000001');
   // A new seed changes every synthetic entity; a smaller count sweeps 10 away.
   weir.writeManifest('synthetic', SYNTHETIC(1, 50));
-  await waitFor('Weir to sweep the 10 synthetic entities', async () => ((await weir.entities()).size === 79 ? true : undefined), 60_000);
+  await weir.waitForCount('Weir to sweep the 10 synthetic entities', 79);
   const { backstageEntities } = await waitForSameCatalog(weir, backstage);
   assert.equal(backstageEntities.has('component:default/entity-000060'), false);
   const after = await waitFor('entity-000001 to change in Backstage', async () => {
@@ -69,7 +69,7 @@ test('an updated source and a removal by sweep show up in Backstage', async () =
   assert.equal(after?.metadata.description, inWeir?.metadata.description);
 });
 
-test('pushed events show up in Backstage, with weir: locations where the source set none', async () => {
+test('pushed events show up in Backstage, with a weir: location naming the source where it set none', async () => {
   await weir.push({
     upsert: [
       {
@@ -83,7 +83,9 @@ test('pushed events show up in Backstage, with weir: locations where the source 
   });
   await waitForSameCatalog(weir, backstage);
   const pushed = await backstage.entity('component', 'pushed-without-location');
-  assert.equal(pushed?.metadata.annotations?.['backstage.io/managed-by-location'], `weir:${weir.url}`);
-  assert.equal(pushed?.metadata.annotations?.['backstage.io/managed-by-origin-location'], `weir:${weir.url}`);
+  // The location names the Weir source that supplied the entity.
+  const location = `weir:${weir.url}/api/catalog/incremental/providers/pushing`;
+  assert.equal(pushed?.metadata.annotations?.['backstage.io/managed-by-location'], location);
+  assert.equal(pushed?.metadata.annotations?.['backstage.io/managed-by-origin-location'], location);
   assert.equal(await backstage.entity('component', 'pushing-1'), undefined);
 });

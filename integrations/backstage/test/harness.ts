@@ -151,8 +151,13 @@ class Child {
 }
 
 export interface WeirOptions {
-  /** Plugins to copy from WEIR_GUESTS: file stem and optional manifest text. */
-  plugins: { name: string; manifest?: string }[];
+  /**
+   * Plugins to copy from WEIR_GUESTS: the source's name (Weir runs a plugin
+   * only under the provider name its component answers to, as the file's
+   * stem), the component's file stem there when it differs, and optional
+   * manifest text.
+   */
+  plugins: { name: string; component?: string; manifest?: string }[];
   /** Extra `weir.toml` text (`[http]`, `[sources.*]`). */
   settings?: string;
 }
@@ -169,7 +174,8 @@ export class Weir {
     const weir = new Weir(await freePort());
     fs.mkdirSync(weir.pluginsDir);
     for (const plugin of options.plugins) {
-      fs.copyFileSync(path.join(WEIR_GUESTS, `${plugin.name}.wasm`), path.join(weir.pluginsDir, `${plugin.name}.wasm`));
+      const component = path.join(WEIR_GUESTS, `${plugin.component ?? plugin.name}.wasm`);
+      fs.copyFileSync(component, path.join(weir.pluginsDir, `${plugin.name}.wasm`));
       if (plugin.manifest) {
         weir.writeManifest(plugin.name, plugin.manifest);
       }
@@ -220,6 +226,19 @@ export class Weir {
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.child?.stop(signal);
+  }
+
+  /** Waits until the catalog holds `count` entities; a failure shows Weir's last lines. */
+  async waitForCount(what: string, count: number, timeoutMs = 60_000): Promise<void> {
+    let seen = 0;
+    await waitFor(
+      () => `${what} (${count} entities; ${seen} so far). Weir's last lines:\n${this.child?.tail(20) ?? ''}`,
+      async () => {
+        seen = (await this.entities()).size;
+        return seen === count ? true : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Every entity of the catalog, by ref. */
@@ -346,8 +365,13 @@ export class Backstage {
     return this.child?.alive ?? false;
   }
 
-  tail(lines?: number): string {
-    return this.child?.tail(lines) ?? '';
+  /** The last lines of this run, less the access log (each test's polling fills it). */
+  tail(lines = 20): string {
+    const output = this.child?.output ?? [];
+    return output
+      .filter(line => !line.includes('"type":"incomingRequest"'))
+      .slice(-lines)
+      .join('\n');
   }
 
   /** The JSON log lines of this run (NODE_ENV=production logs JSON). */

@@ -13,9 +13,9 @@ let backstage: Backstage;
 
 before(async () => {
   weir = await Weir.start({
-    plugins: [{ name: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 4\n' }],
+    plugins: [{ name: 'pushing', component: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 4\n' }],
   });
-  await waitFor('Weir to ingest its source', async () => ((await weir.entities()).size === 4 ? true : undefined), 60_000);
+  await weir.waitForCount('Weir to ingest its source', 4);
   backstage = await Backstage.start({
     providers: {
       main: { baseUrl: weir.url, waitSeconds: 2, backoff: { initialSeconds: 0.5, maxSeconds: 4 } },

@@ -43,8 +43,8 @@ before(async () => {
   if (!POSTGRES_URL) {
     return;
   }
-  weir = await Weir.start({ plugins: [{ name: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 5\n' }] });
-  await waitFor('Weir to ingest its source', async () => ((await weir.entities()).size === 5 ? true : undefined), 60_000);
+  weir = await Weir.start({ plugins: [{ name: 'pushing', component: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 5\n' }] });
+  await weir.waitForCount('Weir to ingest its source', 5);
   const options = {
     providers: { main: { baseUrl: weir.url, waitSeconds: 2, leaseSeconds: 5 } },
     database: { client: 'pg', connection: POSTGRES_URL, prefix: PREFIX },

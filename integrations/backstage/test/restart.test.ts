@@ -15,10 +15,10 @@ before(async () => {
   weir = await Weir.start({
     plugins: [
       { name: 'synthetic', manifest: 'restLength = "1h"\n[config]\ncount = 40\npage-size = 20\n' },
-      { name: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 3\n' },
+      { name: 'pushing', component: 'plugin_pushing', manifest: 'restLength = "1h"\n[config]\ncount = 3\n' },
     ],
   });
-  await waitFor('Weir to ingest its sources', async () => ((await weir.entities()).size === 43 ? true : undefined), 60_000);
+  await weir.waitForCount('Weir to ingest its sources', 43);
   backstage = await Backstage.start({ providers: { main: { baseUrl: weir.url, waitSeconds: 2 } } });
 });
 
