@@ -11,6 +11,7 @@ use sqlx::Row;
 use weir_core::canonical::content_hash;
 use weir_core::intake::{Contribution, Rejection};
 use weir_core::merge::{self, Merged};
+use weir_core::owner_rule;
 
 use super::model::{MergedEntity, OwnedRole, SourceRole};
 use super::sql::{BATCH_ROWS, fetch_with_keys};
@@ -91,6 +92,8 @@ impl Catalog {
         };
         self.committed();
         self.wrote_rows(outcome.stored).await?;
+        self.note_rejections(source.name, invalid.iter().chain(&outcome.rejected))
+            .await;
         Ok(outcome)
     }
 
@@ -276,17 +279,18 @@ fn last_of_each_ref(contributions: &[Contribution]) -> Vec<&Contribution> {
     kept
 }
 
-/// Backstage's rule: an entity may be taken over only by the location that
-/// owns it; without a location key an owned entity cannot be claimed.
+/// Backstage's owner rule ([`weir_core::owner_rule`]): another source's
+/// contribution held under a location key refuses a claim under any other
+/// key (or none); one held under no key refuses nothing.
 fn owner_conflict(
     source: SourceRole<'_>,
     contribution: &Contribution,
     owners: &HashMap<String, Vec<(String, Option<String>)>>,
 ) -> Option<String> {
     let others = owners.get(&contribution.entity_ref)?;
-    let (owner, key) = others
-        .iter()
-        .find(|(_, key)| key.is_none() || *key != contribution.location_key)?;
+    let (owner, key) = others.iter().find(|(_, key)| {
+        owner_rule::conflicts(key.as_deref(), contribution.location_key.as_deref())
+    })?;
     Some(format!(
         "conflict: {} is already provided by source `{owner}` under location key {}, \
          and source `{}` claims it under {}",

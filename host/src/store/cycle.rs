@@ -62,6 +62,20 @@ impl Catalog {
         owner: &str,
         now_ms: i64,
     ) -> Result<SourceStatus, StoreError> {
+        self.bounded(
+            || format!("starting a cycle of source `{source}`"),
+            self.start_cycle_unbounded(source, owner, now_ms),
+        )
+        .await
+    }
+
+    /// [`Catalog::start_cycle`] without its deadline.
+    async fn start_cycle_unbounded(
+        &self,
+        source: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<SourceStatus, StoreError> {
         let mut writer = self.writer().await?;
         let mut tx = writer.begin().await?;
         let before: i64 = sqlx::query("SELECT COUNT(*) FROM source_entities WHERE source = $1")
@@ -123,45 +137,76 @@ impl Catalog {
                 error: sqlx::Error::PoolTimedOut,
             });
         }
-        let (outcome, sweep) = match (&self.sqlite_writer, progress.last) {
-            // A page within the cycle, the common case, runs on SQLite's
-            // writer directly.
-            (Some(writer), None) => {
-                let role = OwnedRole::of(role);
-                let outcome = writer
-                    .transaction(doing, (contributions, invalid), move |tx, page| {
-                        block_on(commit_in(tx, role.role(), &page.0, &page.1, progress))
-                    })
-                    .await?;
-                (outcome, None)
-            }
-            _ => {
-                let mut writer = self.writer().await?;
-                let mut tx = writer.begin().await?;
-                let last = progress.last;
-                let now_ms = progress.now_ms;
-                let outcome = commit_in(&mut tx, role, &contributions, &invalid, progress).await?;
-                let sweep = match last {
-                    None => None,
-                    Some((guards, rest_until_ms)) => {
-                        Some(end_with_sweep(&mut tx, source, guards, now_ms, rest_until_ms).await?)
-                    }
-                };
-                tx.commit().await.doing(doing)?;
-                // Freeing a page's parsed entities is a good share of its
-                // cost; on a blocking thread, it overlaps the next page.
-                tokio::task::spawn_blocking(move || drop((contributions, invalid)));
-                (outcome, sweep)
+        let refused = invalid.clone();
+        let commit = async {
+            match (&self.sqlite_writer, progress.last) {
+                // A page within the cycle, the common case, runs on SQLite's
+                // writer directly.
+                (Some(writer), None) => {
+                    let role = OwnedRole::of(role);
+                    let outcome = writer
+                        .transaction(doing.clone(), (contributions, invalid), move |tx, page| {
+                            let outcome =
+                                block_on(commit_in(tx, role.role(), &page.0, &page.1, progress));
+                            crate::failpoints::hold_blocking("weir::hold::commit");
+                            outcome
+                        })
+                        .await?;
+                    Ok((outcome, None))
+                }
+                _ => {
+                    let mut writer = self.writer().await?;
+                    let mut tx = writer.begin().await?;
+                    let last = progress.last;
+                    let now_ms = progress.now_ms;
+                    let outcome =
+                        commit_in(&mut tx, role, &contributions, &invalid, progress).await?;
+                    let sweep = match last {
+                        None => {
+                            crate::failpoints::hold("weir::hold::commit").await;
+                            None
+                        }
+                        Some((guards, rest_until_ms)) => {
+                            let swept =
+                                end_with_sweep(&mut tx, source, guards, now_ms, rest_until_ms)
+                                    .await?;
+                            crate::failpoints::hold("weir::hold::sweep").await;
+                            Some(swept)
+                        }
+                    };
+                    tx.commit().await.doing(doing.clone())?;
+                    // Freeing a page's parsed entities is a good share of its
+                    // cost; on a blocking thread, it overlaps the next page.
+                    tokio::task::spawn_blocking(move || drop((contributions, invalid)));
+                    Ok((outcome, sweep))
+                }
             }
         };
+        let (outcome, sweep) = self.bounded(|| doing.clone(), commit).await?;
         self.committed();
         self.wrote_rows(outcome.stored).await?;
+        self.note_rejections(source, refused.iter().chain(&outcome.rejected))
+            .await;
         Ok((outcome, sweep))
     }
 
     /// After a burst that ended well (not the cycle's last): pause until
     /// `next_action_ms`, reset the back-off and give up the lease.
     pub async fn end_burst(
+        &self,
+        source: &str,
+        owner: &str,
+        next_action_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.bounded(
+            || format!("ending a burst of source `{source}`"),
+            self.end_burst_unbounded(source, owner, next_action_ms),
+        )
+        .await
+    }
+
+    /// [`Catalog::end_burst`] without its deadline.
+    async fn end_burst_unbounded(
         &self,
         source: &str,
         owner: &str,
@@ -183,6 +228,22 @@ impl Catalog {
 
     /// Record a failed burst's error and take `step`; gives up the lease.
     pub async fn fail_burst(
+        &self,
+        source: &str,
+        owner: &str,
+        message: &str,
+        now_ms: i64,
+        step: FailureStep,
+    ) -> Result<(), StoreError> {
+        self.bounded(
+            || format!("recording an error of source `{source}`"),
+            self.fail_burst_unbounded(source, owner, message, now_ms, step),
+        )
+        .await
+    }
+
+    /// [`Catalog::fail_burst`] without its deadline.
+    async fn fail_burst_unbounded(
         &self,
         source: &str,
         owner: &str,

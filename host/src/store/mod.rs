@@ -16,11 +16,15 @@
 //! the event log; `sql` builds batched statements.
 
 mod apply;
+mod contributions;
 mod cycle;
 mod cycle_history;
+mod entity_search;
 mod model;
 mod push;
 mod read;
+mod rejections;
+mod settings;
 mod source_status;
 mod sql;
 mod sqlite_writer;
@@ -33,23 +37,27 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
 use sqlite_writer::{HeldWriter, SqliteWriter};
 
 pub use apply::{PageOutcome, RemovalOutcome};
+pub use contributions::{LatestEvent, OwnVersion};
 pub use cycle::{FailureStep, PageProgress};
 pub use cycle_history::{CycleRecord, ErrorRecord};
+pub use entity_search::EntityMatch;
 pub use model::{CycleTotals, SourceRole};
 pub use push::{Delivery, PushApplied};
 pub use read::{
     Change, ChangeKind, ContributorRecord, EntityQuery, EntityText, EventText, EventTexts,
-    LogBounds, PurgeOutcome, SourceCounters, StoredEntity,
+    LogBounds, PurgeOutcome, SourceCounters, StoredEntity, Winner,
 };
+pub use rejections::{RejectionQuery, RejectionRecord};
+pub use settings::{PostgresSettings, SqliteSettings, StoreSettings};
 pub use source_status::{Phase, SourceStatus};
 pub use sweep::{SweepGuards, SweepOutcome};
 
@@ -85,6 +93,13 @@ pub enum StoreError {
 
     #[error("a write was abandoned: the process is shutting down")]
     WriterGone,
+
+    #[error(
+        "database error while {doing}: no answer within {} (postgres.writeTimeout); the \
+         connection is dropped",
+        humantime::format_duration(*after)
+    )]
+    TimedOut { doing: String, after: Duration },
 
     #[error(
         "source `{source_name}`: this replica no longer holds the source's lease, or its cycle \
@@ -148,41 +163,24 @@ pub struct Catalog {
     /// Bumped after every commit that may have written events, so that
     /// readers waiting at the log's head (long polls) wake at once.
     commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// On PostgreSQL, Weir's own deadline on the engine's writes
+    /// ([`PostgresSettings::write_timeout`]).
+    write_timeout: Option<Duration>,
 }
-
-/// Per-connection SQLite settings. WAL lets readers run beside the one
-/// writer, and with it `synchronous = NORMAL` is safe (a crash may lose the
-/// last commits before an fsync on power loss, never corrupts; a killed
-/// process loses nothing committed). A 32 MiB page cache per connection
-/// keeps most B-tree lookups off the system-call path while memory stays
-/// bounded however large the catalog grows (4 connections: at most 128 MiB;
-/// memory-mapped reads were faster still but count the whole file as
-/// resident memory). Pages of 16 KiB rather than 4 KiB suit rows of 1 KB
-/// bodies: fewer B-tree levels and page reads and writes per entity (a first
-/// ingest ran about a fifth faster); the size applies when the file is
-/// created, before WAL mode is set.
-const SQLITE_PRAGMAS: &[&str] = &[
-    "PRAGMA page_size = 16384",
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA busy_timeout = 30000",
-    "PRAGMA cache_size = -32768",
-    "PRAGMA temp_store = MEMORY",
-];
-
-/// Per-connection PostgreSQL settings. Statements are prepared once per
-/// connection; a generic plan made while a table was still small would keep
-/// scanning it whole after it grew, so plan each execution afresh (planning
-/// is cheap next to a batch of hundreds of rows).
-const POSTGRES_SETTINGS: &[&str] = &["SET plan_cache_mode = force_custom_plan"];
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Catalog {
     /// Open the database at `url` (`sqlite://weir.db`, `postgres://…`),
-    /// creating a SQLite file if there is none, and run the migrations.
+    /// creating a SQLite file if there is none, and run the migrations, with
+    /// the default [`StoreSettings`].
     pub async fn open(url: &str) -> Result<Catalog, StoreError> {
+        Catalog::open_with(url, &StoreSettings::default()).await
+    }
+
+    /// [`Catalog::open`] with the operator's connection settings.
+    pub async fn open_with(url: &str, settings: &StoreSettings) -> Result<Catalog, StoreError> {
         install_default_drivers();
         let backend = backend_of(url)?;
         let url = match backend {
@@ -195,6 +193,7 @@ impl Catalog {
         };
         let pool = pool_options(
             backend,
+            settings,
             match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
@@ -216,14 +215,14 @@ impl Catalog {
             })?;
         let read_pool = match backend {
             Backend::Sqlite => pool.clone(),
-            Backend::Postgres => pool_options(backend, 10)
+            Backend::Postgres => pool_options(backend, settings, 10)
                 .connect(&url)
                 .await
                 .map_err(open_error)?,
         };
         let sqlite_writer = match backend {
             Backend::Sqlite => {
-                let connection = pool_options(backend, 1)
+                let connection = pool_options(backend, settings, 1)
                     .connect(&url)
                     .await
                     .map_err(open_error)?
@@ -231,7 +230,7 @@ impl Catalog {
                     .await
                     .map_err(open_error)?
                     .detach();
-                Some(SqliteWriter::open(connection).await?)
+                Some(SqliteWriter::open(connection, &settings.sqlite).await?)
             }
             Backend::Postgres => None,
         };
@@ -242,30 +241,41 @@ impl Catalog {
             backend,
             unanalyzed_rows: Arc::new(AtomicU64::new(0)),
             commits: Arc::new(tokio::sync::watch::Sender::new(0)),
+            write_timeout: (backend == Backend::Postgres)
+                .then_some(settings.postgres.write_timeout),
         })
     }
 }
 
-/// A pool of up to `connections`, each set up for `backend`. A PostgreSQL
-/// connection is tested before it is handed out (the server may have
-/// dropped it while idle); a SQLite one, in this process, cannot go away,
-/// and the test would cost a round trip to its worker thread per lookup.
-fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
+/// A pool of up to `connections`, each set up for `backend` with the
+/// operator's `settings`. A PostgreSQL connection is tested before it is
+/// handed out (the server may have dropped it while idle); a SQLite one, in
+/// this process, cannot go away, and the test would cost a round trip to its
+/// worker thread per lookup.
+fn pool_options(backend: Backend, settings: &StoreSettings, connections: u32) -> AnyPoolOptions {
+    let statements: Arc<[String]> = match backend {
+        Backend::Sqlite => settings.sqlite.pragmas(),
+        Backend::Postgres => settings.postgres.session_statements(),
+    }
+    .into();
+    let options = AnyPoolOptions::new()
         .max_connections(connections)
-        .test_before_acquire(backend == Backend::Postgres)
-        .after_connect(move |connection, _| {
-            Box::pin(async move {
-                let settings = match backend {
-                    Backend::Sqlite => SQLITE_PRAGMAS,
-                    Backend::Postgres => POSTGRES_SETTINGS,
-                };
-                for setting in settings {
-                    connection.execute(*setting).await?;
-                }
-                Ok(())
-            })
+        .test_before_acquire(backend == Backend::Postgres);
+    let options = match backend {
+        Backend::Postgres => options.acquire_timeout(settings.postgres.connect_timeout),
+        Backend::Sqlite => options,
+    };
+    options.after_connect(move |connection, _| {
+        let statements = Arc::clone(&statements);
+        Box::pin(async move {
+            for statement in statements.iter() {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+                    .execute(&mut *connection)
+                    .await?;
+            }
+            Ok(())
         })
+    })
 }
 
 impl Catalog {
@@ -283,6 +293,27 @@ impl Catalog {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Run one of the engine's writes within `postgres.writeTimeout` (on
+    /// PostgreSQL; a SQLite file cannot be cut off): past it the write is
+    /// abandoned (its transaction, if any, is rolled back by the server
+    /// once the connection is dropped) and fails as [`StoreError::TimedOut`].
+    pub(crate) async fn bounded<T>(
+        &self,
+        doing: impl FnOnce() -> String,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match self.write_timeout {
+            None => write.await,
+            Some(after) => match tokio::time::timeout(after, write).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::TimedOut {
+                    doing: doing(),
+                    after,
+                }),
+            },
+        }
     }
 
     /// The connections that serve reads.

@@ -10,7 +10,8 @@ pub struct SourceRole<'a> {
     /// Higher wins in the merge.
     pub priority: i64,
     /// Backstage's owner rule: refuse a ref that another source already
-    /// holds under a different location key, and report the conflict.
+    /// holds under a location key other than this contribution's (a ref
+    /// held under no key is free), and report the conflict.
     pub owner_rule: bool,
 }
 

@@ -81,9 +81,14 @@ impl Catalog {
             tx.mark(source, batch).await?;
         }
         let removal = remove_in(&mut tx, source, removals).await?;
+        crate::failpoints::hold("weir::hold::push").await;
         tx.commit().await.doing(doing())?;
+        // The rejections take the writer again (on SQLite, the one connection).
+        drop(writer);
         self.committed();
         self.wrote_rows(outcome.stored).await?;
+        self.note_rejections(source, invalid.iter().chain(&outcome.rejected))
+            .await;
         Ok(PushApplied::Applied(outcome, removal))
     }
 

@@ -1,5 +1,6 @@
 //! The read path: merged entities (with provenance and any source errors
-//! attached) and the change log.
+//! attached) and the change log, each live entity with the source that won
+//! its merge and that source's location key.
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -10,27 +11,68 @@ use super::{Backend, Catalog, QueryContext, StoreError};
 
 /// The compacted change log after offset `$1`, at most `$2` events in offset
 /// order and about `$3` characters of entity text, as `(event_offset, change,
-/// entity_ref, body, available)`: each live entity's latest event (its row,
-/// with its current body) merged with the removed refs' tombstones (no
-/// body). `filter` (`AND …` on `kind`) applies to both. Each side is limited
+/// entity_ref, body, available, source, location_key)`: each live entity's
+/// latest event (its row, with its current body and the source that won its
+/// merge) merged with the removed refs' tombstones (no body, no source).
+/// `filter` (`AND …` on `kind`) applies to both. Each side is limited
 /// first, so either is read by its offset index only as far as the page
 /// needs. An event is in the page when the text before it is under `$3`
 /// (so the first always is); `available` is how many there were before that
-/// cut, so a page cut short is known to be.
-fn log_after_offset(filter: &str) -> String {
+/// cut, so a page cut short is known to be. An entity that is one source's
+/// contribution (the common case) takes its body, source and location key
+/// from the one row its join reads; a merged one looks its winner up.
+fn log_after_offset(backend: Backend, filter: &str) -> String {
+    let winner = winning("e", backend);
     format!(
-        "SELECT event_offset, change, entity_ref, body, available FROM ( \
+        "SELECT event_offset, change, entity_ref, body, available, source, location_key FROM ( \
          SELECT log.*, SUM(LENGTH(COALESCE(body, ''))) OVER (ORDER BY event_offset) AS running, \
          LENGTH(COALESCE(body, '')) AS size, COUNT(*) OVER () AS available FROM ( \
          SELECT * FROM (SELECT e.event_offset, e.last_change AS change, e.entity_ref, \
-         COALESCE(e.body, s.body) AS body FROM entities e \
+         COALESCE(e.body, s.body) AS body, \
+         COALESCE(e.sole_source, (SELECT w.source {winner})) AS source, \
+         CASE WHEN e.sole_source IS NULL THEN (SELECT w.location_key {winner}) \
+         ELSE s.location_key END AS location_key FROM entities e \
          LEFT JOIN source_entities s ON s.source = e.sole_source AND s.entity_ref = e.entity_ref \
          WHERE e.event_offset > $1 {filter}ORDER BY e.event_offset LIMIT $2) live \
          UNION ALL \
-         SELECT * FROM (SELECT event_offset, 'removed' AS change, entity_ref, NULL AS body \
+         SELECT * FROM (SELECT event_offset, 'removed' AS change, entity_ref, NULL AS body, \
+         NULL AS source, NULL AS location_key \
          FROM removals WHERE event_offset > $1 {filter}ORDER BY event_offset LIMIT $2) gone \
          ORDER BY event_offset LIMIT $2) log \
          ) sized WHERE running - size < $3 ORDER BY event_offset"
+    )
+}
+
+/// `FROM … ORDER BY … LIMIT 1` over the contributions to the ref of
+/// `{entities}.entity_ref`, as `w`: the row of the source that wins its
+/// merge, in the merge's precedence (higher priority, then the source name
+/// in byte order: `COLLATE "C"` on PostgreSQL, whose default collation may
+/// order names otherwise; SQLite's default is byte order).
+fn winning(entities: &str, backend: Backend) -> String {
+    let collate = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " COLLATE \"C\"",
+    };
+    format!(
+        "FROM source_entities w WHERE w.entity_ref = {entities}.entity_ref \
+         ORDER BY w.priority DESC, w.source{collate} LIMIT 1"
+    )
+}
+
+/// The columns of a listed entity, `FROM entities e`: `(entity_ref, body,
+/// hash, provenance, event_offset, sole_source, source, location_key)`,
+/// where `source` is the winner of its merge and `location_key` that
+/// source's key. A lone source's body and key are read by lookups per row
+/// (see [`select_entities`]).
+fn listing_columns(backend: Backend) -> String {
+    let winner = winning("e", backend);
+    let sole =
+        "FROM source_entities s WHERE s.source = e.sole_source AND s.entity_ref = e.entity_ref";
+    format!(
+        "SELECT e.entity_ref, COALESCE(e.body, (SELECT s.body {sole})), e.hash, e.provenance, \
+         e.event_offset, e.sole_source, COALESCE(e.sole_source, (SELECT w.source {winner})), \
+         CASE WHEN e.sole_source IS NULL THEN (SELECT w.location_key {winner}) \
+         ELSE (SELECT s.location_key {sole}) END FROM entities e "
     )
 }
 
@@ -122,7 +164,7 @@ impl Catalog {
 
     /// Events after `offset` in offset order, at most `limit`.
     pub async fn changes(&self, offset: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(log_after_offset("")))
+        let rows = sqlx::query(AssertSqlSafe(log_after_offset(self.backend, "")))
             .bind(offset)
             .bind(limit)
             .bind(i64::MAX)
@@ -246,6 +288,20 @@ pub struct EntityText {
     pub body: String,
     /// The offset of the entity's latest event.
     pub event_offset: i64,
+    /// Who supplied it: the source that wins its merge, and that source's
+    /// location key.
+    pub winner: Winner,
+}
+
+/// The source whose contribution wins an entity's merge (the highest
+/// priority, then the name that sorts first), and the location key it
+/// gave the entity, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Winner {
+    /// `None` only for an entity no source contributes to any more (which
+    /// the catalog does not keep) or a removal.
+    pub source: Option<String>,
+    pub location_key: Option<String>,
 }
 
 /// An event of the change log with the current entity's text.
@@ -256,6 +312,8 @@ pub struct EventText {
     pub entity_ref: String,
     /// The entity's JSON text; `None` for a removal.
     pub body: Option<String>,
+    /// The winner of the entity's merge as it is now; none for a removal.
+    pub winner: Winner,
 }
 
 /// A page of the change log.
@@ -315,7 +373,8 @@ impl Catalog {
         &self,
         query: &EntityQuery<'_>,
     ) -> Result<Vec<EntityText>, StoreError> {
-        let mut sql = String::from(select_entities!("WHERE 1 = 1 "));
+        let mut sql = listing_columns(self.backend);
+        sql.push_str("WHERE 1 = 1 ");
         let mut next = 1;
         let mut placeholder = || {
             let text = format!("${next}");
@@ -366,6 +425,10 @@ impl Catalog {
                     entity_ref: row.try_get(0)?,
                     body: row.try_get(1)?,
                     event_offset: row.try_get(4)?,
+                    winner: Winner {
+                        source: row.try_get(6)?,
+                        location_key: row.try_get(7)?,
+                    },
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -390,15 +453,19 @@ impl Catalog {
             let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
             format!("AND kind IN ({}) ", list.join(","))
         };
-        let select = log_after_offset(&kinds_sql);
+        let select = log_after_offset(self.backend, &kinds_sql);
         let sql = if self.backend == Backend::Sqlite {
             // The whole page as one row: sqlx's SQLite driver hands rows over
             // from its worker thread one at a time, which cost more than the
             // query. Fields are split by the control characters 31 and 30,
-            // which JSON text and entity refs never contain raw.
+            // which JSON text, entity refs and source names never contain
+            // raw; a location key (any text) is written in hex, after `k`
+            // when there is one.
             format!(
                 "SELECT group_concat(event_offset || char(31) || change || char(31) || \
-                 entity_ref || char(31) || COALESCE(body, ''), char(30) ORDER BY event_offset), \
+                 entity_ref || char(31) || COALESCE(source, '') || char(31) || \
+                 CASE WHEN location_key IS NULL THEN '' ELSE 'k' || hex(location_key) END || \
+                 char(31) || COALESCE(body, ''), char(30) ORDER BY event_offset), \
                  MAX(available), COUNT(*) FROM ({select})"
             )
         } else {
@@ -449,6 +516,10 @@ impl Catalog {
                         body
                     },
                     kind,
+                    winner: Winner {
+                        source: row.try_get(5)?,
+                        location_key: row.try_get(6)?,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
@@ -688,26 +759,53 @@ impl Catalog {
 }
 
 /// Events packed by [`Catalog::event_texts`] on SQLite: records split by
-/// char 30, fields by char 31.
+/// char 30, fields by char 31: offset, change, ref, source, `k` and the
+/// location key in hex (or nothing), body.
 fn unpack_events(packed: &str) -> Result<Vec<EventText>, StoreError> {
     packed
         .split('\u{1e}')
         .map(|record| {
-            let mut fields = record.splitn(4, '\u{1f}');
-            let (Some(offset), Some(change), Some(entity_ref), Some(body)) =
-                (fields.next(), fields.next(), fields.next(), fields.next())
+            let mut fields = record.splitn(6, '\u{1f}');
+            let (
+                Some(offset),
+                Some(change),
+                Some(entity_ref),
+                Some(source),
+                Some(key),
+                Some(body),
+            ) = (
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+            )
             else {
-                return Err(corrupt_event(record, "a record of four fields"));
+                return Err(corrupt_event(record, "a record of six fields"));
             };
             let offset = offset
                 .parse()
                 .map_err(|_| corrupt_event(record, "a numeric offset"))?;
+            let location_key = match key.strip_prefix('k') {
+                None => None,
+                Some(hex) => Some(
+                    hex::decode(hex)
+                        .ok()
+                        .and_then(|bytes| String::from_utf8(bytes).ok())
+                        .ok_or_else(|| corrupt_event(record, "a location key in hex"))?,
+                ),
+            };
             let kind = change_kind(change);
             Ok(EventText {
                 offset,
                 kind,
                 entity_ref: entity_ref.to_owned(),
                 body: (kind != ChangeKind::Removed).then(|| body.to_owned()),
+                winner: Winner {
+                    source: (!source.is_empty()).then(|| source.to_owned()),
+                    location_key,
+                },
             })
         })
         .collect()

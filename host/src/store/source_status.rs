@@ -79,6 +79,20 @@ impl Catalog {
         now_ms: i64,
         expire_after_ms: i64,
     ) -> Result<(), StoreError> {
+        self.bounded(
+            || format!("registering source `{source}`"),
+            self.register_source_unbounded(source, now_ms, expire_after_ms),
+        )
+        .await
+    }
+
+    /// [`Catalog::register_source`] without its deadline.
+    async fn register_source_unbounded(
+        &self,
+        source: &str,
+        now_ms: i64,
+        expire_after_ms: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO source_state \
              (source, phase, next_action_ms, cycle, configured_ms, expire_after_ms) \
@@ -95,7 +109,20 @@ impl Catalog {
         Ok(())
     }
 
+    /// The state of `source` (within `postgres.writeTimeout`, as the engine
+    /// reads it before each step).
     pub async fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError> {
+        self.bounded(
+            || format!("reading the state of source `{source}`"),
+            self.source_status_unbounded(source),
+        )
+        .await
+    }
+
+    async fn source_status_unbounded(
+        &self,
+        source: &str,
+    ) -> Result<Option<SourceStatus>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("{SELECT_STATUS} WHERE source = $1")))
             .bind(source)
             .fetch_optional(self.pool())
@@ -117,6 +144,21 @@ impl Catalog {
     /// action is due and no other replica holds a live lease. Returns the
     /// state as of taking it, or `None` when it is not this replica's turn.
     pub async fn take_lease(
+        &self,
+        source: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<SourceStatus>, StoreError> {
+        self.bounded(
+            || format!("taking the lease on source `{source}`"),
+            self.take_lease_unbounded(source, owner, now_ms, until_ms),
+        )
+        .await
+    }
+
+    /// [`Catalog::take_lease`] without its deadline.
+    async fn take_lease_unbounded(
         &self,
         source: &str,
         owner: &str,

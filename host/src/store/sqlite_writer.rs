@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::TransactionBehavior;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{QueryContext, SQLITE_PRAGMAS, StoreError};
+use super::{QueryContext, SqliteSettings, StoreError};
 
 /// The writer's two connections to the one file. Only one is used at a
 /// time (they share the lock that holds this), so neither waits on SQLite's
@@ -37,7 +37,10 @@ pub(crate) struct HeldWriter(tokio::sync::OwnedMutexGuard<SqliteConnections>);
 impl SqliteWriter {
     /// Open the direct connection beside `sqlx`, a connection to the same
     /// database file that is set up as a writer.
-    pub(super) async fn open(mut sqlx: AnyConnection) -> Result<SqliteWriter, StoreError> {
+    pub(super) async fn open(
+        mut sqlx: AnyConnection,
+        settings: &SqliteSettings,
+    ) -> Result<SqliteWriter, StoreError> {
         let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
             .fetch_one(&mut sqlx)
             .await
@@ -54,8 +57,12 @@ impl SqliteWriter {
         .execute(&mut sqlx)
         .await
         .doing("setting up the writer")?;
+        let settings = settings.clone();
         let (direct, checkpoints) = tokio::task::spawn_blocking(move || {
-            Ok::<_, StoreError>((open_direct(&file)?, Checkpointer::start(&file)?))
+            Ok::<_, StoreError>((
+                open_direct(&file, &settings)?,
+                Checkpointer::start(&file, &settings)?,
+            ))
         })
         .await
         .map_err(|_| StoreError::WriterGone)??;
@@ -164,14 +171,14 @@ const SQLX_SIDE_CACHE_KIB: u32 = 2048;
 /// Prepared statements kept per connection: every statement below, with room.
 const CACHED_STATEMENTS: usize = 64;
 
-fn open_direct(file: &str) -> Result<rusqlite::Connection, StoreError> {
+fn open_direct(file: &str, settings: &SqliteSettings) -> Result<rusqlite::Connection, StoreError> {
     let doing = || format!("opening {file} to write");
     let connection = rusqlite::Connection::open(file).doing_with(doing)?;
     connection.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
     connection
-        .busy_timeout(Duration::from_secs(30))
+        .busy_timeout(settings.busy_timeout)
         .doing_with(doing)?;
-    let mut setup = SQLITE_PRAGMAS.join(";\n");
+    let mut setup = settings.pragmas().join(";\n");
     setup.push_str(";\nPRAGMA wal_autocheckpoint = 0");
     connection.execute_batch(&setup).doing_with(doing)?;
     Ok(connection)
@@ -186,30 +193,43 @@ fn open_direct(file: &str) -> Result<rusqlite::Connection, StoreError> {
 /// Every [`CHECKPOINT_EVERY_COMMITS`] commits it runs a passive checkpoint,
 /// which SQLite lets run beside the writer. Under a steady stream of commits
 /// such a checkpoint never quite catches up, and the log only grows; once it
-/// holds [`RESTART_LOG_FRAMES`], a restarting checkpoint holds the writer
-/// back while it copies the little that is left, and the log starts over
-/// from its beginning. That one waits at most [`RESTART_WAIT`] for the
-/// writer and for readers of the log (a long read of the change log, say);
-/// if they are not done by then it gives up until the next time.
+/// holds `journalSizeLimit` ([`SqliteSettings::restart_log_frames`]), a
+/// restarting checkpoint holds the writer back while it copies the little
+/// that is left, and the log starts over from its beginning (the next
+/// commit truncates its file to `journalSizeLimit`). That one waits at most
+/// [`RESTART_WAIT`] for the writer and for readers of the log (a long read
+/// of the change log, say); if they are not done by then it gives up until
+/// the next time. So that readers cannot put it off for ever, after
+/// [`PATIENT_AFTER`] give-ups in a row the next restart waits up to
+/// [`PATIENT_RESTART_WAIT`].
 struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
     commits: u32,
 }
 
 impl Checkpointer {
-    fn start(file: &str) -> Result<Self, StoreError> {
+    fn start(file: &str, settings: &SqliteSettings) -> Result<Self, StoreError> {
         let doing = || format!("opening {file} to copy its log back");
         let connection = rusqlite::Connection::open(file).doing_with(doing)?;
         connection.busy_timeout(RESTART_WAIT).doing_with(doing)?;
         connection
-            .execute_batch("PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0")
+            .execute_batch(&format!(
+                "PRAGMA cache_size = -1024; PRAGMA wal_autocheckpoint = 0; \
+                 PRAGMA journal_size_limit = {}",
+                settings.journal_size_limit
+            ))
             .doing_with(doing)?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let file = file.to_owned();
+        let mut copier = LogCopier {
+            connection,
+            restart_frames: settings.restart_log_frames(),
+            give_ups: 0,
+        };
         // Ends when the writer, and with it the sender, is dropped.
         std::thread::spawn(move || {
             while woken.recv().is_ok() {
-                if let Err(error) = copy_back(&connection) {
+                if let Err(error) = copier.copy_back() {
                     tracing::warn!("copying the write-ahead log of {file} back: {error}");
                 }
             }
@@ -229,28 +249,56 @@ impl Checkpointer {
     }
 }
 
-/// A passive checkpoint, then a restarting one if the log is long. A
-/// restart that had to give up says so in its row, not as an error.
-fn copy_back(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let log_frames: i64 =
-        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
-    if log_frames >= RESTART_LOG_FRAMES {
-        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+/// The checkpointer's connection, and how its restarts have gone.
+struct LogCopier {
+    connection: rusqlite::Connection,
+    /// The log's length, in pages, past which it is restarted.
+    restart_frames: i64,
+    /// Restarts given up in a row (the writer or readers were busy).
+    give_ups: u32,
+}
+
+impl LogCopier {
+    /// A passive checkpoint, then a restarting one if the log is long. A
+    /// restart that had to give up says so in its row, not as an error.
+    fn copy_back(&mut self) -> rusqlite::Result<()> {
+        let log_frames: i64 =
+            self.connection
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+        if log_frames < self.restart_frames {
+            return Ok(());
+        }
+        let patient = self.give_ups >= PATIENT_AFTER;
+        if patient {
+            self.connection.busy_timeout(PATIENT_RESTART_WAIT)?;
+        }
+        let busy: rusqlite::Result<i64> =
+            self.connection
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get(0));
+        if patient {
+            self.connection.busy_timeout(RESTART_WAIT)?;
+        }
+        self.give_ups = match busy? {
+            0 => 0,
+            _ => self.give_ups.saturating_add(1),
+        };
+        Ok(())
     }
-    Ok(())
 }
 
 /// Commits between two passive checkpoints: a page's commit adds some fifty
 /// to a hundred 16 KiB pages to the log.
 const CHECKPOINT_EVERY_COMMITS: u32 = 32;
 
-/// The log's length, in 16 KiB pages (256 MiB), past which it is made to
-/// start over.
-const RESTART_LOG_FRAMES: i64 = 16_384;
-
 /// How long a restarting checkpoint waits for the writer and the log's
 /// readers, holding new writes back meanwhile.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
+
+/// Restarts given up in a row before one waits longer.
+const PATIENT_AFTER: u32 = 3;
+
+/// How long that one waits.
+const PATIENT_RESTART_WAIT: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
