@@ -9,6 +9,18 @@
 //! | --- | --- | --- |
 //! | `weir::burst` | `return(NAME)` | the burst of source NAME panics as it starts |
 //! | `weir::commit` | `return(NAME)` | each page commit of source NAME fails as if the database did not answer |
+//! | `weir::hold::page` | `return` | a page has come from its source and is not yet committed |
+//! | `weir::hold::commit` | `return` | a page's transaction has written everything and is not yet committed |
+//! | `weir::hold::sweep` | `return` | the cycle's last page and its sweep are written, not yet committed |
+//! | `weir::hold::reload` | `return` | a changed plugin is loaded and not yet switched in |
+//! | `weir::hold::push` | `return` | a pushed event's transaction is written, not yet committed |
+//!
+//! A `weir::hold::…` point, when it fires, writes
+//! `failpoint weir::hold::POINT: holding` to stderr and stops that task (or
+//! thread) there for [`HOLD`]: a test waits for the line, then kills the
+//! process at that precise moment. Counts and chances choose which hit
+//! fires (`FAILPOINTS='weir::hold::commit=5*off->1*return->off'`: the sixth
+//! commit).
 //!
 //! A leaf module: it uses nothing of the crate, and any layer may use it.
 
@@ -31,6 +43,34 @@ pub(crate) fn burst_start(source: &str) {
 pub(crate) fn commit_fails(source: &str) -> bool {
     fail::fail_point!("weir::commit", |victim: Option<String>| {
         victim.as_deref() == Some(source)
+    });
+    false
+}
+
+/// How long a `weir::hold::…` point holds before it lets go.
+pub const HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An async task reaches `point` (`weir::hold::…`): when it fires, announce
+/// it and wait there for [`HOLD`].
+pub(crate) async fn hold(point: &'static str) {
+    if reached(point) {
+        tokio::time::sleep(HOLD).await;
+    }
+}
+
+/// A blocking thread (SQLite's writer) reaches `point`: as [`hold`].
+pub(crate) fn hold_blocking(point: &'static str) {
+    if reached(point) {
+        std::thread::sleep(HOLD);
+    }
+}
+
+/// Whether `point` fires; if it does, say so on stderr.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+fn reached(point: &'static str) -> bool {
+    fail::fail_point!(point, |_| {
+        eprintln!("failpoint {point}: holding");
+        true
     });
     false
 }

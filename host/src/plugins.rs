@@ -324,6 +324,7 @@ impl PluginsFolder {
         let push = source.push.clone();
         let outcome = match &previous {
             Some(previous) if previous.provider == provider => {
+                crate::failpoints::hold("weir::hold::reload").await;
                 self.engine.replace(plugin, source.options)
             }
             Some(previous) => {

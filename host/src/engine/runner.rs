@@ -419,6 +419,7 @@ impl Runner {
             _ = shutdown.wait_for(|stop| *stop) => return Err(BurstEnd::ShuttingDown),
         };
         let mut page = page.map_err(|error| source_failure(&error))?;
+        crate::failpoints::hold("weir::hold::page").await;
         figures.count(&page);
         let hashed = hash_page(std::mem::take(&mut page.entities), read_refs).await;
         Ok((page, hashed))

@@ -9,8 +9,9 @@ use wasmtime_wasi_http::Error as HttpError;
 
 /// Whether an address is on the public internet. Loopback, private
 /// (RFC 1918, unique-local), link-local, shared (CGNAT), unspecified,
-/// broadcast, multicast, documentation, benchmarking and reserved ranges are
-/// not; an IPv4-mapped or NAT64 IPv6 address is judged by its IPv4 address.
+/// broadcast, multicast, documentation, benchmarking, reserved and the other
+/// IANA special-purpose ranges (6to4, Teredo, discard-only, SRv6…) are not;
+/// an IPv4-mapped or NAT64 IPv6 address is judged by its IPv4 address.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -25,14 +26,20 @@ pub fn is_public(ip: IpAddr) -> bool {
                 let [c, d] = segments[7].to_be_bytes();
                 return is_public_v4(Ipv4Addr::new(a, b, c, d));
             }
-            let first = segments[0];
+            let [first, second, third, fourth, ..] = segments;
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-                || (first == 0x2001 && segments[1] == 0x0db8) // documentation
+                || (first == 0x2001 && second == 0x0db8) // documentation 2001:db8::/32
+                || (first == 0x2001 && second < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, ORCHID…)
+                || first == 0x2002 // 6to4 2002::/16: carries any IPv4 address
+                || (first == 0x0064 && second == 0xff9b && third == 0x0001) // local-use NAT64 64:ff9b:1::/48
+                || (first == 0x0100 && second == 0 && third == 0 && fourth == 0) // discard-only 100::/64
+                || (first == 0x3fff && second < 0x1000) // documentation 3fff::/20
+                || first == 0x5f00 // SRv6 segment identifiers 5f00::/16
                 || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated)
         }
     }
@@ -50,6 +57,7 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || a == 0 // "this network"
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a >= 240) // reserved
 }

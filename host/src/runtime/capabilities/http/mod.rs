@@ -25,6 +25,8 @@
 //!    and received are counted per source.
 
 mod address;
+#[cfg(test)]
+mod address_differential;
 mod grant;
 
 use std::pin::Pin;
