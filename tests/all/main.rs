@@ -6,14 +6,17 @@
 
 mod capabilities;
 mod cli;
+mod conformance;
 mod engine;
 mod hostile_clients;
 mod http;
 mod layers;
+mod new;
 mod process;
 mod reload;
 mod runtime;
 mod serve;
+mod status_page;
 mod store;
 mod trust;
 mod validate;

@@ -288,6 +288,90 @@ async fn the_owner_rule_refuses_a_ref_held_under_another_location_key() {
     each_backend!(owner_rule);
 }
 
+/// Backstage's rule for an entity held under no location key
+/// (`updateUnprocessedEntity`: `WHERE location_key = ? OR location_key IS
+/// NULL`): a claim takes it, with a key or without; and once the new claim
+/// holds it under its key, that key refuses a claim under another one.
+async fn owner_rule_without_a_held_key(store: &Catalog) {
+    let entity = component("unowned", "team", json!({}));
+    store
+        .apply_page(
+            source("keyless", 1),
+            vec![contribution_at(entity.clone(), None)],
+            &[],
+        )
+        .await
+        .unwrap();
+    let strict = |name| SourceRole {
+        name,
+        priority: 5,
+        owner_rule: true,
+    };
+    let outcome = store
+        .apply_page(
+            strict("keyed"),
+            vec![contribution_at(entity.clone(), Some("url:b"))],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    assert_eq!(outcome.stored, 1);
+    let contributors = store
+        .contributors("component:default/unowned")
+        .await
+        .unwrap();
+    let sources: Vec<(&str, Option<&str>)> = contributors
+        .iter()
+        .map(|c| (c.source.as_str(), c.location_key.as_deref()))
+        .collect();
+    assert_eq!(sources, [("keyed", Some("url:b")), ("keyless", None)]);
+    // Without a key of its own, a claim is admitted too while only the
+    // keyless source held it...
+    let other = component("unowned-2", "team", json!({}));
+    store
+        .apply_page(
+            source("keyless", 1),
+            vec![contribution_at(other.clone(), None)],
+            &[],
+        )
+        .await
+        .unwrap();
+    let outcome = store
+        .apply_page(
+            strict("also-keyless"),
+            vec![contribution_at(other, None)],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    // ...but the first entity is now held under `url:b`: another key, or
+    // none, is refused, naming the holder.
+    for claimed in [Some("url:c"), None] {
+        let outcome = store
+            .apply_page(
+                strict("third"),
+                vec![contribution_at(entity.clone(), claimed)],
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.stored, 0, "{claimed:?}");
+        assert_eq!(outcome.rejected.len(), 1, "{claimed:?}");
+        assert!(
+            outcome.rejected[0].reason.contains("source `keyed`"),
+            "{:?}",
+            outcome.rejected
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_owner_rule_lets_a_claim_take_a_ref_held_under_no_location_key() {
+    each_backend!(owner_rule_without_a_held_key);
+}
+
 async fn invalid_keeps_last_good(store: &Catalog) {
     let good = component("kept", "team", json!({}));
     store

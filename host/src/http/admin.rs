@@ -1,9 +1,11 @@
 //! Backstage's incremental-ingestion admin routes, at the same paths
-//! (`/api/catalog/incremental/…`) with the same JSON bodies, so that
-//! existing scripts keep working; Weir's extra fields sit beside
-//! Backstage's (camelCase where Backstage's are snake_case). An unknown
-//! provider is 404 with Backstage's body plus the JSON error; mutating
-//! routes need the admin token.
+//! (`/api/catalog/incremental/…`) with the same JSON bodies and the same
+//! meaning, so that existing scripts keep working; Weir's extra fields sit
+//! beside Backstage's (camelCase where Backstage's are snake_case). Where
+//! Weir differs on purpose (the marks are refs, not pages) the difference
+//! and its reason are in `docs/http-api.md`, "Differences from Backstage".
+//! An unknown provider is 404 with Backstage's body plus the JSON error;
+//! mutating routes need the admin token.
 
 use std::sync::Arc;
 
@@ -47,18 +49,27 @@ fn running(api: &Shared, provider: &str, read: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Backstage's health answer.
+/// Backstage's health answer: `healthy` is false only when some provider
+/// has more than one open ingestion (`duplicateIngestions`, absent
+/// otherwise), which Weir's store cannot hold (one state row per source).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthBody {
     pub healthy: bool,
-    /// Sources backing off after failed bursts (Weir).
+    /// The providers with duplicate open ingestions (Backstage); absent when
+    /// healthy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unhealthy_providers: Vec<String>,
+    pub duplicate_ingestions: Vec<String>,
+    /// Sources backing off after failed bursts (Weir). They do not make
+    /// `healthy` false: Backstage's answer to an unhealthy report is
+    /// `POST …/cleanup`, which would reset every provider. Absent when none
+    /// is, so a healthy answer is Backstage's `{"healthy": true}` exactly.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backing_off: Vec<String>,
 }
 
-/// Whether every provider is healthy: `{healthy: true}`, or the sources
-/// backing off after failed bursts.
+/// Backstage's health: `{healthy: true}` (Weir cannot hold duplicate
+/// ingestions), plus the sources backing off after failed bursts.
 #[utoipa::path(
     get,
     path = "/api/catalog/incremental/health",
@@ -66,6 +77,8 @@ pub struct HealthBody {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Health of the providers", body = HealthBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
         (status = 503, description = "The database cannot be read", body = ErrorBody),
     )
 )]
@@ -79,15 +92,19 @@ pub(super) async fn health(
         .source_statuses()
         .await
         .map_err(|error| ApiError::from(error).with("healthy", false))?;
-    let unhealthy: Vec<String> = statuses
+    let backing_off: Vec<String> = statuses
         .into_iter()
         .filter(|status| api.engine.runs(&status.source))
         .filter(|status| status.phase == Phase::BackingOff)
         .map(|status| status.source)
         .collect();
+    // `source_state` is keyed by source: a second open ingestion of one
+    // provider cannot be stored, so there is never a duplicate to report.
+    let duplicate_ingestions = Vec::new();
     Ok(Json(HealthBody {
-        healthy: unhealthy.is_empty(),
-        unhealthy_providers: unhealthy,
+        healthy: true,
+        duplicate_ingestions,
+        backing_off,
     }))
 }
 
@@ -119,7 +136,12 @@ pub struct ProviderSummary {
     path = "/api/catalog/incremental/providers",
     tag = "admin",
     security((), ("bearer" = [])),
-    responses((status = 200, description = "The providers", body = ProvidersBody))
+    responses(
+        (status = 200, description = "The providers", body = ProvidersBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
+    )
 )]
 pub(super) async fn providers(
     State(api): State<Shared>,
@@ -293,7 +315,11 @@ pub struct CycleInfo {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The provider's status", body = ProviderStatusBody),
+        (status = 400, description = "A query parameter (this route takes none)", body = ErrorBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn provider_status(
@@ -462,8 +488,20 @@ pub struct ActionBody {
     pub message: String,
 }
 
+/// Backstage's answer to a trigger, and whether it changed anything.
+#[derive(Serialize, ToSchema)]
+pub struct TriggerBody {
+    pub success: bool,
+    pub message: String,
+    /// Whether the next action was moved to now (Weir): false while a burst
+    /// runs, whose next action follows it as scheduled (as in Backstage,
+    /// where a trigger during a burst changes nothing either).
+    pub triggered: bool,
+}
+
 /// Do the provider's next action now: the next burst when pausing or
-/// backing off, a new cycle when resting. 409 while a burst runs.
+/// backing off, a new cycle when resting. While a burst runs it changes
+/// nothing (`triggered: false`), and answers 200 as Backstage does.
 #[utoipa::path(
     post,
     path = "/api/catalog/incremental/providers/{provider}/trigger",
@@ -471,33 +509,29 @@ pub struct ActionBody {
     params(("provider" = String, Path, description = "The provider (source) name")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Triggered", body = ActionBody),
+        (status = 200, description = "Triggered (or, while a burst runs, nothing to trigger: `triggered` is false)", body = TriggerBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
-        (status = 409, description = "A burst is running: its next action comes when it ends", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn trigger(
     State(api): State<Shared>,
     _admin: Admin,
     Path(provider): Path<String>,
-) -> Result<Json<ActionBody>, ApiError> {
+) -> Result<Json<TriggerBody>, ApiError> {
     running(&api, &provider, false)?;
     let status = api.engine.store().source_status(&provider).await?;
-    if status.is_some_and(|status| status.phase == Phase::Bursting) {
-        return Err(ApiError::conflict(format!(
-            "source `{provider}` is bursting now; its next action follows the burst"
-        ))
-        .with("success", false)
-        .with(
-            "message",
-            format!("{provider}: a burst is running, nothing to trigger"),
-        ));
+    let bursting = status.is_some_and(|status| status.phase == Phase::Bursting);
+    if !bursting {
+        api.engine.trigger(&provider).await?;
     }
-    api.engine.trigger(&provider).await?;
-    Ok(Json(ActionBody {
+    Ok(Json(TriggerBody {
         success: true,
         message: format!("{provider}: Next action triggered."),
+        triggered: !bursting,
     }))
 }
 
@@ -511,7 +545,10 @@ pub(super) async fn trigger(
     responses(
         (status = 200, description = "A new cycle starts", body = ActionBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn start(
@@ -538,7 +575,10 @@ pub(super) async fn start(
     responses(
         (status = 200, description = "Cancelled", body = ActionBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn cancel(
@@ -577,7 +617,10 @@ pub struct ResetBody {
     responses(
         (status = 200, description = "Reset", body = ResetBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn reset_provider(
@@ -614,6 +657,7 @@ async fn reset(api: &Arc<super::Api>, provider: &str) -> Result<ResetBody, ApiEr
 #[allow(dead_code)]
 pub struct MarksParams {
     /// Marks per answer, 1 to 100000 (default 10000).
+    #[param(minimum = 1, maximum = 100000)]
     limit: Option<i64>,
     /// Marks after this ref (the previous answer's `nextAfter`).
     after: Option<String>,
@@ -652,7 +696,10 @@ pub struct MarkRecord {
     responses(
         (status = 200, description = "The marks", body = MarksBody),
         (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn marks(
@@ -687,48 +734,105 @@ pub(super) async fn marks(
     }))
 }
 
+/// Backstage's answer to clearing marks: the counts nest twice
+/// (`deletions.deletions`), as Backstage's route wraps what its database
+/// manager returns.
 #[derive(Serialize, ToSchema)]
 pub struct ClearMarksBody {
     pub success: bool,
     pub message: String,
+    pub deletions: Deletions,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deletions {
     pub deletions: MarkDeletions,
 }
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MarkDeletions {
+    /// Marked refs deleted.
     pub mark_entities_deleted: i64,
+    /// Mark records (Backstage: one per committed page) deleted.
+    pub marks_deleted: i64,
+    /// Finished ingestions (cycles) whose records were deleted.
+    pub ingestions_deleted: i64,
 }
 
-/// Drop the marks of the provider's current cycle. Careful: the cycle's
-/// sweep then removes what the rest of the cycle does not mark again.
+/// The query parameters of clearing marks.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ClearMarksParams {
+    /// `current` (Weir): drop the current cycle's marks instead. Careful:
+    /// its sweep then removes what the rest of the cycle does not mark
+    /// again.
+    #[param(inline)]
+    cycle: Option<CycleChoice>,
+}
+
+/// The one value `cycle` takes.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum CycleChoice {
+    Current,
+}
+
+/// Backstage's clean-up of finished ingestions' marks. Weir has none to
+/// delete: a cycle's marks are cleared in the transaction that ends it
+/// (its sweep), and a finished cycle keeps only its one-row summary (the
+/// status's `cycles`, the metrics), which stays. So it answers zeros and
+/// changes nothing. `?cycle=current` drops the current cycle's marks.
 #[utoipa::path(
     delete,
     path = "/api/catalog/incremental/providers/{provider}/marks",
     tag = "admin",
-    params(("provider" = String, Path, description = "The provider (source) name")),
+    params(("provider" = String, Path, description = "The provider (source) name"), ClearMarksParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Marks dropped", body = ClearMarksBody),
+        (status = 200, description = "Marks of finished cycles (none) or, with `cycle=current`, of the current cycle dropped", body = ClearMarksBody),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn clear_marks(
     State(api): State<Shared>,
     _admin: Admin,
     Path(provider): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<ClearMarksBody>, ApiError> {
+    let params = Params::parse::<ClearMarksParams>(raw.as_deref())?;
+    let current = match params.single("cycle")? {
+        None => false,
+        Some("current") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "cycle: expected `current` (drop the current cycle's marks), found {other:?}; \
+                 without it, the marks of finished cycles are cleared"
+            )));
+        }
+    };
     running(&api, &provider, false)?;
-    let store = api.engine.store();
-    let count = store.mark_count(&provider).await?;
-    store.clear_marks(&provider).await?;
+    let mut deleted = MarkDeletions {
+        mark_entities_deleted: 0,
+        marks_deleted: 0,
+        ingestions_deleted: 0,
+    };
+    if current {
+        let store = api.engine.store();
+        deleted.mark_entities_deleted = store.mark_count(&provider).await?;
+        store.clear_marks(&provider).await?;
+    }
     Ok(Json(ClearMarksBody {
         success: true,
         message: format!("Expired marks for provider '{provider}' removed."),
-        deletions: MarkDeletions {
-            mark_entities_deleted: count,
-        },
+        deletions: Deletions { deletions: deleted },
     }))
 }
 
@@ -754,6 +858,9 @@ pub struct CleanupBody {
     responses(
         (status = 200, description = "Every provider reset", body = CleanupBody),
         (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 403, description = "The read token was sent: this route needs the admin token", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the server is shutting down; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn cleanup(

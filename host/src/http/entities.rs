@@ -44,9 +44,11 @@ const MAX_CONDITIONS: usize = 20;
 #[allow(dead_code)]
 pub struct ListEntitiesParams {
     /// Only these kinds (case-insensitive; repeat the parameter or separate
-    /// with commas).
+    /// with commas; each item must have a character other than spaces).
+    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
     kind: Option<Vec<String>>,
     /// Only these namespaces (case-insensitive; repeatable, comma-separated).
+    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
     namespace: Option<Vec<String>>,
     /// Only entities this source contributes to (a provider name).
     source: Option<String>,
@@ -54,10 +56,15 @@ pub struct ListEntitiesParams {
     /// dotted paths (`spec.type`, `metadata.annotations.backstage.io/owner`),
     /// values compare case-insensitively, an array matches if any element
     /// does, and a bare `key` asks that the field exists. Conditions joined
-    /// by commas must all hold; repeated `filter` parameters are
-    /// alternatives.
+    /// by commas (at most 20) must all hold; repeated `filter` parameters
+    /// (at most 20) are alternatives.
+    #[param(
+        max_items = 20,
+        pattern = r"^[^,=]*[^,= \t\n\f\r][^,=]*(=[^,]*)?(,[^,=]*[^,= \t\n\f\r][^,=]*(=[^,]*)?){0,19}$"
+    )]
     filter: Option<Vec<String>>,
     /// Items per page, 1 to 5000 (default 100).
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
     /// The `nextCursor` of the previous page. The other filters may be
     /// repeated with it, but not changed.
@@ -84,6 +91,14 @@ pub struct EntityItem {
     pub event_offset: i64,
     #[schema(value_type = Object)]
     pub entity: Box<RawValue>,
+    /// The source whose contribution wins the entity's merge (the highest
+    /// priority, then the name that sorts first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The location key that source gave the entity; absent when it gave
+    /// none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_key: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -149,6 +164,8 @@ impl Cursor {
         (status = 200, description = "A page of entities", body = EntityPage),
         (status = 400, description = "A bad parameter or cursor", body = ErrorBody),
         (status = 401, description = "Reading needs a token", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the listing took longer than the request budget; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn list_entities(
@@ -327,6 +344,8 @@ fn item(row: EntityText) -> Result<EntityItem, ApiError> {
         entity_ref: row.entity_ref,
         event_offset: row.event_offset,
         entity,
+        source: row.winner.source,
+        location_key: row.winner.location_key,
     })
 }
 
@@ -349,9 +368,14 @@ fn parse_filter(text: &str) -> Result<Vec<Condition>, ApiError> {
     }
     text.split(',')
         .map(|part| {
+            // ASCII white space only, as the document's pattern says.
+            let trim = |text: &str| {
+                text.trim_matches(|c: char| c.is_ascii_whitespace())
+                    .to_owned()
+            };
             let (key, value) = match part.split_once('=') {
-                Some((key, value)) => (key.trim(), Some(value.trim().to_lowercase())),
-                None => (part.trim(), None),
+                Some((key, value)) => (trim(key), Some(trim(value).to_lowercase())),
+                None => (trim(part), None),
             };
             if key.is_empty() {
                 return Err(ApiError::bad_request(format!(
@@ -447,21 +471,57 @@ pub struct SourceErrorInfo {
     pub error: String,
 }
 
+/// The path parameters of the routes of one entity
+/// (`/api/entities/by-ref/{kind}/{namespace}/{name}…`). Each part is
+/// trimmed of ASCII white space and must keep a character; the kind may not
+/// hold a `:` (`kind:namespace/name` is a ref, not a kind).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct RefPath {
+    /// The entity's kind (case-insensitive); no `:`.
+    #[param(pattern = r"^[^:]*[^: \t\n\f\r][^:]*$")]
+    kind: String,
+    /// Its namespace (`default` when it names none).
+    #[param(pattern = r"[^ \t\n\f\r]")]
+    namespace: String,
+    /// Its name.
+    #[param(pattern = r"[^ \t\n\f\r]")]
+    name: String,
+}
+
+/// The ref the path parameters of an entity's route name, as
+/// [`RefPath`] documents them: 400 naming the part that is wrong.
+pub(super) fn path_ref(kind: &str, namespace: &str, name: &str) -> Result<String, ApiError> {
+    if kind.contains(':') {
+        return Err(ApiError::bad_request(format!(
+            "kind {kind:?} contains `:`; the path is /api/entities/by-ref/KIND/NAMESPACE/NAME"
+        )));
+    }
+    // ASCII white space only, as the document's patterns say.
+    let trim = |part: &str| {
+        part.trim_matches(|c: char| c.is_ascii_whitespace())
+            .to_owned()
+    };
+    EntityRef::new(&trim(kind), &trim(namespace), &trim(name))
+        .map(|entity_ref| entity_ref.to_string())
+        .map_err(|error| ApiError::bad_request(error.to_string()))
+}
+
 /// One entity by its ref, with its provenance.
 #[utoipa::path(
     get,
     path = "/api/entities/by-ref/{kind}/{namespace}/{name}",
     tag = "entities",
-    params(
-        ("kind" = String, Path, description = "The entity's kind (case-insensitive)"),
-        ("namespace" = String, Path, description = "Its namespace (`default` when it names none)"),
-        ("name" = String, Path, description = "Its name"),
-    ),
+    params(RefPath),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The entity", body = EntityDetail),
-        (status = 400, description = "A malformed ref", body = ErrorBody),
+        (status = 400, description = "A malformed ref, or a query parameter (this route takes none)", body = ErrorBody),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
         (status = 404, description = "No such entity", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the read took longer than the request budget; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn entity_by_ref(
@@ -479,14 +539,7 @@ async fn detail(
     raw: Option<&str>,
 ) -> Result<Json<EntityDetail>, ApiError> {
     Params::parse::<NoParams>(raw)?;
-    if kind.contains(':') {
-        return Err(ApiError::bad_request(format!(
-            "kind {kind:?} contains `:`; the path is /api/entities/by-ref/KIND/NAMESPACE/NAME"
-        )));
-    }
-    let entity_ref = EntityRef::new(kind.trim(), namespace.trim(), name.trim())
-        .map_err(|error| ApiError::bad_request(error.to_string()))?
-        .to_string();
+    let entity_ref = path_ref(&kind, &namespace, &name)?;
     let store = api.engine.store();
     let Some(stored) = store.entity(&entity_ref).await? else {
         return Err(ApiError::not_found(format!(
@@ -558,6 +611,27 @@ mod tests {
         assert!(!holds("spec.type=website", &entity));
         assert!(!holds("kind=component,spec.type=website", &entity));
         assert!(parse_filter("=x").is_err());
+    }
+
+    #[test]
+    fn path_refs_are_checked_as_documented() {
+        assert_eq!(
+            path_ref(" Component\t", "default", "Shop").unwrap(),
+            "component:default/shop"
+        );
+        // Only ASCII white space is trimmed, as the pattern says.
+        assert_eq!(
+            path_ref("component", "default", "\u{a0}").unwrap(),
+            "component:default/\u{a0}"
+        );
+        let colon = path_ref("component:default", "default", "x").unwrap_err();
+        assert!(
+            colon.message().contains("contains `:`"),
+            "{}",
+            colon.message()
+        );
+        let blank = path_ref("component", " \r\n", "x").unwrap_err();
+        assert!(blank.message().contains("namespace"), "{}", blank.message());
     }
 
     #[test]

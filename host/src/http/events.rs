@@ -17,8 +17,9 @@
 //! answers at once with what it has.
 //!
 //! **Retention.** Removal tombstones older than the retention (7 days by
-//! default) are purged; a consumer whose offset is below the highest purged
-//! one may have missed a removal and gets 410 Gone, telling it to
+//! default) are purged every `purgeInterval` (1 hour by default); a consumer
+//! whose offset is below the highest purged one (`purgedThrough` in the 410
+//! body) may have missed a removal and gets 410 Gone, telling it to
 //! re-bootstrap from `/api/entities`.
 
 use std::collections::HashMap;
@@ -43,6 +44,9 @@ use super::query::Params;
 use super::{Api, Shared, within_budget};
 use crate::store::{Catalog, ChangeKind, StoreError, now_ms};
 
+/// The stable `code` of the 400 for an offset this catalog never issued.
+const OFFSET_BEYOND_HEAD: &str = "offset_beyond_head";
+
 const DEFAULT_LIMIT: i64 = 500;
 const MAX_LIMIT: i64 = 10_000;
 /// About how much entity text one answer carries (16 Mi characters); a page
@@ -55,16 +59,22 @@ const MAX_PAGE_CHARS: i64 = 16 << 20;
 #[allow(dead_code)]
 pub struct ListEventsParams {
     /// Events after this offset (default 0: from the start, which delivers
-    /// the whole current catalog).
+    /// the whole current catalog). At most the log's head: a larger one is
+    /// 400 with code `offset_beyond_head`.
+    #[param(minimum = 0)]
     offset: Option<i64>,
     /// Events per answer, 1 to 10000 (default 500).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
     /// Only events of these kinds (case-insensitive; repeatable,
-    /// comma-separated). The offsets of other kinds are skipped.
+    /// comma-separated; each item must have a character other than spaces).
+    /// The offsets of other kinds are skipped.
+    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
     kind: Option<Vec<String>>,
     /// Seconds to wait for an event when there is none yet after `offset`
-    /// (long polling; 0 to the configured maximum, 60 by default; fractions
-    /// allowed). Default 0: answer at once.
+    /// (long polling; 0 to the server's `maxWait`, 60 by default; fractions
+    /// allowed; more than `maxWait` is 400). Default 0: answer at once.
+    #[param(minimum = 0)]
     wait: Option<f64>,
 }
 
@@ -85,7 +95,9 @@ pub struct EventPage {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub offset: i64,
-    /// `added`, `updated` or `removed`.
+    // `added`, `updated` or `removed`: described by `EventType` (a doc
+    // comment here would make utoipa wrap the enum in an `allOf` with an
+    // object schema that no string matches).
     #[serde(rename = "type")]
     #[schema(inline)]
     pub event_type: EventType,
@@ -95,8 +107,18 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub entity: Option<Box<RawValue>>,
+    /// The source whose contribution wins the entity's merge now (the
+    /// highest priority, then the name that sorts first); absent for a
+    /// removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The location key that source gave the entity; absent when it gave
+    /// none, and for a removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_key: Option<String>,
 }
 
+/// `added`, `updated` or `removed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
@@ -124,9 +146,11 @@ impl From<ChangeKind> for EventType {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Events after the offset (possibly none, after waiting)", body = EventPage),
-        (status = 400, description = "A bad parameter, or an offset beyond the log's head", body = ErrorBody),
+        (status = 400, description = "A bad parameter, or an offset beyond the log's head (code `offset_beyond_head`, with `headOffset`)", body = ErrorBody),
         (status = 401, description = "Reading needs a token", body = ErrorBody),
-        (status = 410, description = "The offset is older than the log keeps: re-bootstrap from /api/entities", body = ErrorBody),
+        (status = 410, description = "The offset is older than the log keeps (code `gone`, with `purgedThrough` and `headOffset`): re-bootstrap from /api/entities", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
+        (status = 503, description = "The database does not answer, or the read took longer than the request budget; retry after `Retry-After`", body = ErrorBody),
     )
 )]
 pub(super) async fn list_events(
@@ -288,6 +312,7 @@ async fn read_page(
             "offset {offset} is beyond the log's head ({head}): this catalog never issued it \
              (was the database replaced?); re-bootstrap from /api/entities"
         ))
+        .with_code(OFFSET_BEYOND_HEAD)
         .with("headOffset", head));
     }
     let page = store
@@ -301,7 +326,7 @@ async fn read_page(
              {purged_through} were purged, so some may be missing after it. Re-bootstrap: read \
              /api/entities, then follow /api/events from its lastEventOffset"
         ))
-        .with("oldestOffset", purged_through)
+        .with("purgedThrough", purged_through)
         .with("headOffset", head));
     }
     let full = page.cut_short || rows.len() as i64 >= limit;
@@ -324,6 +349,8 @@ async fn read_page(
                 event_type: row.kind.into(),
                 entity_ref: row.entity_ref,
                 entity,
+                source: row.winner.source,
+                location_key: row.winner.location_key,
             })
         })
         .collect::<Result<_, StoreError>>()?;

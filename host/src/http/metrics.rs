@@ -291,6 +291,8 @@ const CATALOG_GAUGES: &[CatalogGauge] = &[
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 401, description = "Reading needs a token", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
         (status = 503, description = "The database cannot be read", body = ErrorBody),
     )
 )]

@@ -9,6 +9,9 @@
 //!   (`/api/catalog/incremental/…`), same paths and bodies, with Weir's
 //!   extra fields beside them;
 //! - `push`: `POST /api/sources/{provider}/events`;
+//! - `status_page`: `GET /` and `/ui/…`, the operators' HTML page, which
+//!   reads only the routes here; `entity_search`, `contributions`,
+//!   `rejections` and `event_log`: the routes it needed that scripts use too;
 //! - `ops`: `/healthz`, `/readyz`, and the middleware that counts requests;
 //! - `metrics`: `/metrics` (Prometheus text) and the request metrics;
 //! - `auth`: tokens and signatures; `error`: errors as JSON; `query`:
@@ -21,15 +24,20 @@
 mod admin;
 mod auth;
 mod browser;
+mod contributions;
 mod entities;
+mod entity_search;
 mod error;
+mod event_log;
 mod events;
 mod metrics;
 mod ops;
 mod push;
 mod query;
+mod rejections;
 mod request_id;
 mod server;
+mod status_page;
 mod timestamp;
 
 use std::sync::Arc;
@@ -39,7 +47,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Components, InfoBuilder, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -168,7 +176,7 @@ pub fn router_closing(
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let (routes, openapi) = api_routes().split_for_parts();
-    let openapi = openapi
+    let openapi = as_enforced(openapi, &settings)
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
     let cors = browser::cors(&settings.allowed_origins);
@@ -185,6 +193,7 @@ pub fn router_closing(
     });
     events::start_purge(&api);
     let router = routes
+        .merge(status_page::routes())
         .route_layer(axum::middleware::from_fn(browser::content_type))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&api),
@@ -234,7 +243,8 @@ impl HttpSettings {
     }
 }
 
-/// The OpenAPI document of every route.
+/// The OpenAPI document of every route, as a server with an admin token
+/// serves it.
 pub fn openapi() -> OpenApi {
     api_routes().into_openapi()
 }
@@ -243,6 +253,10 @@ fn api_routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::with_openapi(document())
         .routes(routes!(entities::list_entities))
         .routes(routes!(entities::entity_by_ref))
+        .routes(routes!(entity_search::search_entities))
+        .routes(routes!(contributions::entity_contributions))
+        .routes(routes!(rejections::list_rejections))
+        .routes(routes!(event_log::event_log))
         .routes(routes!(events::list_events))
         .routes(routes!(admin::health))
         .routes(routes!(admin::providers))
@@ -280,6 +294,38 @@ fn document() -> OpenApi {
     document
 }
 
+/// The document as a server with `settings` enforces it: without an admin
+/// token, the routes that need it are open to anyone who can reach the
+/// server (loopback only, see [`check_exposure`]), so their operations
+/// carry no security requirement. The read routes, whose token is optional
+/// in the document, stay as they are.
+fn as_enforced(mut openapi: OpenApi, settings: &HttpSettings) -> OpenApi {
+    if settings.admin_token.is_some() {
+        return openapi;
+    }
+    let admin_only = vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if operation.security.as_ref() == Some(&admin_only) {
+                operation.security = None;
+            }
+        }
+    }
+    openapi
+}
+
 /// This document.
 #[utoipa::path(
     get,
@@ -308,4 +354,56 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
         "MethodNotAllowedError",
         format!("{} does not take {method}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn security(openapi: &OpenApi, path: &str) -> (Option<String>, Option<String>) {
+        let item = &openapi.paths.paths[path];
+        let text = |operation: &Option<utoipa::openapi::path::Operation>| {
+            operation
+                .as_ref()
+                .and_then(|operation| operation.security.as_ref())
+                .map(|security| serde_json::to_string(security).unwrap())
+        };
+        (text(&item.get), text(&item.post))
+    }
+
+    #[test]
+    fn without_an_admin_token_the_admin_routes_are_documented_open() {
+        let open = as_enforced(openapi(), &HttpSettings::default());
+        assert_eq!(
+            security(&open, "/api/catalog/incremental/cleanup"),
+            (None, None)
+        );
+        assert_eq!(
+            security(
+                &open,
+                "/api/catalog/incremental/providers/{provider}/trigger"
+            ),
+            (None, None)
+        );
+        // The read routes and pushes keep their optional token.
+        let optional = Some(r#"[{},{"bearer":[]}]"#.to_owned());
+        assert_eq!(security(&open, "/api/entities").0, optional);
+        assert_eq!(
+            security(&open, "/api/sources/{provider}/events").1,
+            optional
+        );
+
+        let guarded = as_enforced(
+            openapi(),
+            &HttpSettings {
+                admin_token: Some(Secret::new("admin-token-1234")),
+                ..HttpSettings::default()
+            },
+        );
+        assert_eq!(
+            security(&guarded, "/api/catalog/incremental/cleanup").1,
+            Some(r#"[{"bearer":[]}]"#.to_owned())
+        );
+        assert_eq!(security(&guarded, "/api/entities").0, optional);
+    }
 }

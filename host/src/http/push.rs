@@ -73,12 +73,13 @@ pub struct RejectedEntity {
     tag = "sources",
     params(
         ("provider" = String, Path, description = "The provider (source) name"),
-        ("X-Hub-Signature-256" = Option<String>, Header, description = "`sha256=<hex HMAC-SHA256 of the body>`"),
+        ("X-Hub-Signature-256" = Option<String>, Header, nullable = false, description = "`sha256=<hex HMAC-SHA256 of the body>`, for a source with a push secret (ignored by the others)"),
     ),
     request_body(content = Vec<u8>, description = "The event, as the sender sent it; with its headers, handed to the source's push handler", content_type = "application/json"),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Applied, or a duplicate delivery acknowledged", body = PushBody),
+        (status = 400, description = "The body could not be read (the connection failed while it arrived)", body = ErrorBody),
         (status = 401, description = "Missing or bad signature or token, or no such source; nothing applied", body = ErrorBody),
         (status = 404, description = "No such source (told only to the admin token)", body = ErrorBody),
         (status = 408, description = "The body did not arrive within the body timeout", body = ErrorBody),
@@ -87,6 +88,7 @@ pub struct RejectedEntity {
         (status = 415, description = "A content type pushes do not take", body = ErrorBody),
         (status = 422, description = "The source refused the event or answered it with invalid output", body = ErrorBody),
         (status = 429, description = "The source is handling as many pushes as it takes at once; retry after `Retry-After`", body = ErrorBody),
+        (status = 500, description = "The database failed (code `database_error`; the detail is in the server's log)", body = ErrorBody),
         (status = 502, description = "The source failed (a trap or a limit)", body = ErrorBody),
         (status = 503, description = "The source asks to retry later", body = ErrorBody),
     )

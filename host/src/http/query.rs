@@ -82,13 +82,14 @@ impl Params {
         Ok(first)
     }
 
-    /// Every value of `name`, each split at commas, trimmed, lower-cased
-    /// and non-empty (`kind=Component,API&kind=group`).
+    /// Every value of `name`, each split at commas, trimmed of ASCII white
+    /// space, lower-cased and non-empty (`kind=Component,API&kind=group`).
     pub fn list_lower(&self, name: &str) -> Result<Vec<String>, ApiError> {
         let mut list = std::collections::BTreeSet::new();
         for value in self.all(name) {
             for item in value.split(',') {
-                let item = item.trim();
+                // ASCII white space only, as the routes' documents say.
+                let item = item.trim_matches(|c: char| c.is_ascii_whitespace());
                 if item.is_empty() {
                     return Err(ApiError::bad_request(format!(
                         "query parameter `{name}` has an empty value"
