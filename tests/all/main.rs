@@ -8,6 +8,7 @@ mod capabilities;
 mod cli;
 mod conformance;
 mod engine;
+mod faults;
 mod hostile_clients;
 mod http;
 mod layers;
