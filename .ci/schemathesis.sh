@@ -16,7 +16,7 @@
 #   admin-token   the same server; requests carry the admin token
 #
 # Every phase runs (examples, coverage, fuzzing, stateful/links). The default
-# budget is the CI one (--max-examples 50: about 2 to 3 minutes in all on two
+# budget is the CI one (--max-examples 50: about 1.5 minutes in all on two
 # busy cores, each configuration stopped at 90 s); --seconds S
 # makes each configuration fuzz for S seconds instead (--max-time), and
 # --max-examples N sets the examples per operation (and per round of

@@ -660,6 +660,7 @@ pub struct MarksParams {
     #[param(minimum = 1, maximum = 100000)]
     limit: Option<i64>,
     /// Marks after this ref (the previous answer's `nextAfter`).
+    #[param(pattern = r"^[^\x00]*$")]
     after: Option<String>,
 }
 
@@ -772,7 +773,8 @@ pub struct ClearMarksParams {
     cycle: Option<CycleChoice>,
 }
 
-/// The one value `cycle` takes.
+// The one value `cycle` takes (no doc comment: it would become the
+// schema's description, beside the parameter's own).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]

@@ -45,12 +45,17 @@ const MAX_CONDITIONS: usize = 20;
 pub struct ListEntitiesParams {
     /// Only these kinds (case-insensitive; repeat the parameter or separate
     /// with commas; each item must have a character other than spaces).
-    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
+    #[param(
+        pattern = r"^[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*(,[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*)*$"
+    )]
     kind: Option<Vec<String>>,
     /// Only these namespaces (case-insensitive; repeatable, comma-separated).
-    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
+    #[param(
+        pattern = r"^[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*(,[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*)*$"
+    )]
     namespace: Option<Vec<String>>,
     /// Only entities this source contributes to (a provider name).
+    #[param(pattern = r"^[^\x00]*$")]
     source: Option<String>,
     /// `key=value` conditions on entity fields, Backstage-style: keys are
     /// dotted paths (`spec.type`, `metadata.annotations.backstage.io/owner`),
@@ -60,7 +65,7 @@ pub struct ListEntitiesParams {
     /// (at most 20) are alternatives.
     #[param(
         max_items = 20,
-        pattern = r"^[^,=]*[^,= \t\n\f\r][^,=]*(=[^,]*)?(,[^,=]*[^,= \t\n\f\r][^,=]*(=[^,]*)?){0,19}$"
+        pattern = r"^[^,=\x00]*[^,=\x00 \t\n\f\r][^,=\x00]*(=[^,\x00]*)?(,[^,=\x00]*[^,=\x00 \t\n\f\r][^,=\x00]*(=[^,\x00]*)?){0,19}$"
     )]
     filter: Option<Vec<String>>,
     /// Items per page, 1 to 5000 (default 100).
@@ -68,6 +73,7 @@ pub struct ListEntitiesParams {
     limit: Option<i64>,
     /// The `nextCursor` of the previous page. The other filters may be
     /// repeated with it, but not changed.
+    #[param(pattern = r"^[^\x00]*$")]
     cursor: Option<String>,
 }
 
@@ -473,26 +479,34 @@ pub struct SourceErrorInfo {
 
 /// The path parameters of the routes of one entity
 /// (`/api/entities/by-ref/{kind}/{namespace}/{name}…`). Each part is
-/// trimmed of ASCII white space and must keep a character; the kind may not
-/// hold a `:` (`kind:namespace/name` is a ref, not a kind).
+/// trimmed of ASCII white space and must keep a character; none may hold a
+/// NUL (U+0000), which no entity's ref holds, and the kind may not hold a
+/// `:` (`kind:namespace/name` is a ref, not a kind).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)]
 pub struct RefPath {
     /// The entity's kind (case-insensitive); no `:`.
-    #[param(pattern = r"^[^:]*[^: \t\n\f\r][^:]*$")]
+    #[param(pattern = r"^[^:\x00]*[^:\x00 \t\n\f\r][^:\x00]*$")]
     kind: String,
     /// Its namespace (`default` when it names none).
-    #[param(pattern = r"[^ \t\n\f\r]")]
+    #[param(pattern = r"^[^\x00]*[^\x00 \t\n\f\r][^\x00]*$")]
     namespace: String,
     /// Its name.
-    #[param(pattern = r"[^ \t\n\f\r]")]
+    #[param(pattern = r"^[^\x00]*[^\x00 \t\n\f\r][^\x00]*$")]
     name: String,
 }
 
 /// The ref the path parameters of an entity's route name, as
 /// [`RefPath`] documents them: 400 naming the part that is wrong.
 pub(super) fn path_ref(kind: &str, namespace: &str, name: &str) -> Result<String, ApiError> {
+    for (part, value) in [("kind", kind), ("namespace", namespace), ("name", name)] {
+        if value.contains('\0') {
+            return Err(ApiError::bad_request(format!(
+                "the {part} {value:?} contains a NUL character (U+0000), which no entity ref holds"
+            )));
+        }
+    }
     if kind.contains(':') {
         return Err(ApiError::bad_request(format!(
             "kind {kind:?} contains `:`; the path is /api/entities/by-ref/KIND/NAMESPACE/NAME"
@@ -630,6 +644,8 @@ mod tests {
             "{}",
             colon.message()
         );
+        let nul = path_ref("component", "default", "a\0b").unwrap_err();
+        assert!(nul.message().contains("name"), "{}", nul.message());
         let blank = path_ref("component", " \r\n", "x").unwrap_err();
         assert!(blank.message().contains("namespace"), "{}", blank.message());
     }

@@ -25,8 +25,12 @@ pub struct SearchParams {
     /// What to look for: part of a ref (`component:default/shop`,
     /// `default/shop`) or of a name (`shop`); case-insensitive. At most 200
     /// characters, with one other than spaces (ASCII white space around it
-    /// is ignored).
-    #[param(min_length = 1, max_length = 200, pattern = r"[^ \t\n\f\r]")]
+    /// is ignored) and none NUL (U+0000).
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\x00 \t\n\f\r][^\x00]*$"
+    )]
     q: String,
     /// Entities per answer, 1 to 200 (default 20).
     #[param(minimum = 1, maximum = 200)]

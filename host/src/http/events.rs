@@ -69,7 +69,9 @@ pub struct ListEventsParams {
     /// Only events of these kinds (case-insensitive; repeatable,
     /// comma-separated; each item must have a character other than spaces).
     /// The offsets of other kinds are skipped.
-    #[param(pattern = r"^[^,]*[^, \t\n\f\r][^,]*(,[^,]*[^, \t\n\f\r][^,]*)*$")]
+    #[param(
+        pattern = r"^[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*(,[^,\x00]*[^,\x00 \t\n\f\r][^,\x00]*)*$"
+    )]
     kind: Option<Vec<String>>,
     /// Seconds to wait for an event when there is none yet after `offset`
     /// (long polling; 0 to the server's `maxWait`, 60 by default; fractions

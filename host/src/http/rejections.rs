@@ -26,11 +26,13 @@ const MAX_LIMIT: i64 = 1000;
 #[allow(dead_code)]
 pub struct RejectionsParams {
     /// Only this source's rejections (a provider name).
+    #[param(pattern = r"^[^\x00]*$")]
     source: Option<String>,
     /// Rejections per answer, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// The previous answer's `nextAfter`.
+    #[param(pattern = r"^[^\x00]*$")]
     after: Option<String>,
 }
 
