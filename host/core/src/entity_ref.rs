@@ -29,6 +29,10 @@ pub enum EntityRefError {
     Empty,
     #[error("entity ref {text:?} has an empty {part}; expected [<kind>:][<namespace>/]<name>")]
     EmptyPart { text: String, part: RefPart },
+    #[error(
+        "entity ref {text:?} has a NUL character (U+0000) in its {part}; no catalog can store it"
+    )]
+    NulInPart { text: String, part: RefPart },
     #[error("entity ref {text:?} has no kind; write it as <kind>:{text}")]
     NoKind { text: String },
     #[error("the entity is not a JSON object")]
@@ -61,18 +65,20 @@ impl fmt::Display for RefPart {
 }
 
 impl EntityRef {
-    /// A ref from its three parts; none may be empty.
+    /// A ref from its three parts; none may be empty or hold a NUL
+    /// character (PostgreSQL's text cannot, and a ref is stored as text).
     pub fn new(kind: &str, namespace: &str, name: &str) -> Result<Self, EntityRefError> {
         for (part, value) in [
             (RefPart::Kind, kind),
             (RefPart::Namespace, namespace),
             (RefPart::Name, name),
         ] {
+            let text = || format!("{kind}:{namespace}/{name}");
             if value.is_empty() {
-                return Err(EntityRefError::EmptyPart {
-                    text: format!("{kind}:{namespace}/{name}"),
-                    part,
-                });
+                return Err(EntityRefError::EmptyPart { text: text(), part });
+            }
+            if value.contains('\0') {
+                return Err(EntityRefError::NulInPart { text: text(), part });
             }
         }
         Ok(Self {
@@ -264,6 +270,29 @@ mod tests {
 
     fn parts(entity_ref: &EntityRef) -> (&str, &str, &str) {
         (entity_ref.kind(), entity_ref.namespace(), entity_ref.name())
+    }
+
+    /// PostgreSQL's text cannot hold U+0000: a ref with one would fail the
+    /// whole transaction it is written in (a page, a push, a removal).
+    #[test]
+    fn a_nul_character_in_any_part_is_refused() {
+        for (text, part) in [
+            ("compo\0nent:default/a", RefPart::Kind),
+            ("component:de\0fault/a", RefPart::Namespace),
+            ("component:default/a\0b", RefPart::Name),
+        ] {
+            let error = EntityRef::parse(text).unwrap_err();
+            assert_eq!(
+                error,
+                EntityRefError::NulInPart {
+                    text: text.to_owned(),
+                    part
+                }
+            );
+            assert!(error.to_string().contains("\\0"), "{error}");
+        }
+        let entity = json!({"kind": "Component", "metadata": {"name": "nul\u{0}x"}});
+        assert!(EntityRef::from_entity(&Json::from(&entity)).is_err());
     }
 
     #[test]
