@@ -1190,6 +1190,40 @@ async fn pushed_events(ctx: Ctx) {
         ["component:default/pushed-1", "component:default/pushing-1"]
     );
 
+    // A NUL character (which PostgreSQL's text cannot hold) in an entity's
+    // name is that entity's rejection, and in a removal the push's error,
+    // naming it; on PostgreSQL neither fails the transaction.
+    let report = engine
+        .push(
+            "pushing",
+            push_event(serde_json::json!({
+                "upsert": [component_json("nul\u{0}x"), component_json("pushed-2")],
+            })),
+            None,
+        )
+        .await
+        .expect("a push with a NUL in a name");
+    assert_eq!(report.upserts.stored, 1, "{}: {report:#?}", ctx.backend);
+    assert_eq!(report.upserts.rejected.len(), 1, "{report:#?}");
+    let error = engine
+        .push(
+            "pushing",
+            push_event(serde_json::json!({ "remove": ["component:default/a\u{0}b"] })),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("NUL character"), "{error}");
+    assert_eq!(
+        ctx.refs().await,
+        [
+            "component:default/pushed-1",
+            "component:default/pushed-2",
+            "component:default/pushing-1"
+        ]
+    );
+
     // A failing handler is an error naming the source; nothing is applied.
     let error = engine
         .push(
