@@ -231,20 +231,10 @@ impl From<StoreError> for ApiError {
     /// else the store reports is a 500. The store's message is logged, not
     /// answered.
     fn from(error: StoreError) -> Self {
-        let unreachable = matches!(
-            &error,
-            StoreError::Query {
-                error: sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_),
-                ..
-            } | StoreError::Open { .. }
-        );
-        if unreachable {
+        if error.is_transient() {
             ApiError::unavailable(
                 "database_unavailable",
-                "the database does not answer; try again shortly",
+                "the database does not answer or is busy; try again shortly",
                 error.to_string(),
             )
         } else {

@@ -115,6 +115,51 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database is away or busy for now, not failing: asking
+    /// again shortly may work (unreachable, timed out, locked by another
+    /// connection, its connection terminated, the disk full, the process
+    /// shutting down). HTTP answers such an error 503 with `Retry-After`.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Open { .. } | StoreError::TimedOut { .. } | StoreError::WriterGone => true,
+            StoreError::Query { error, .. } => transient_sqlx(error),
+            StoreError::Sqlite { error, .. } => matches!(
+                error.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::DiskFull
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's busy, locked and full (by primary code), and PostgreSQL's
+/// connection exceptions (class 08), operator interventions (57: a backend
+/// terminated, the server shutting down, a statement timed out), locks not
+/// available, serialization failures and deadlocks, and too many
+/// connections.
+fn transient_sqlx(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            let primary_sqlite = code.parse::<i32>().ok().map(|code| code & 0xff);
+            matches!(primary_sqlite, Some(5 | 6 | 13))
+                || code.starts_with("08")
+                || code.starts_with("57")
+                || matches!(code.as_ref(), "55P03" | "40001" | "40P01" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// Attach "while doing X" to a database error.
 pub(crate) trait QueryContext<T> {
     fn doing(self, doing: impl Into<String>) -> Result<T, StoreError>;
@@ -461,6 +506,32 @@ mod tests {
         assert_eq!(
             sqlite_url("sqlite://a.db?cache=shared"),
             "sqlite://a.db?cache=shared&mode=rwc"
+        );
+    }
+
+    #[test]
+    fn busy_locked_full_and_unreachable_databases_are_transient() {
+        let sqlite = |code: i32| StoreError::Sqlite {
+            doing: "committing a page".into(),
+            error: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_BUSY).is_transient());
+        assert!(sqlite(rusqlite::ffi::SQLITE_LOCKED).is_transient());
+        assert!(sqlite(rusqlite::ffi::SQLITE_FULL).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_transient());
+        let query = |error| StoreError::Query {
+            doing: "reading".into(),
+            error,
+        };
+        assert!(query(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(!query(sqlx::Error::RowNotFound).is_transient());
+        assert!(StoreError::WriterGone.is_transient());
+        assert!(
+            !StoreError::Fenced {
+                source_name: "github".into()
+            }
+            .is_transient()
         );
     }
 }
