@@ -64,19 +64,27 @@ fn api(store: &Catalog, settings: HttpSettings) -> (Client, Arc<Supervisor>) {
     (Client(router_with(Arc::clone(&engine), settings)), engine)
 }
 
-/// Calls the router in-process.
+/// Calls the router in-process (the status page's tests use it too).
 #[derive(Clone)]
-struct Client(Router);
+pub(crate) struct Client(pub(crate) Router);
 
 /// A response, its body as JSON when it is JSON.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    /// A header that must be there, as text.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
@@ -98,7 +106,7 @@ impl Answer {
 }
 
 impl Client {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         uri: &str,
@@ -127,12 +135,12 @@ impl Client {
         }
     }
 
-    async fn get(&self, uri: &str) -> Answer {
+    pub(crate) async fn get(&self, uri: &str) -> Answer {
         self.send(Method::GET, uri, &[], Vec::new()).await
     }
 
     /// GET, expecting 200 and JSON.
-    async fn ok(&self, uri: &str) -> Value {
+    pub(crate) async fn ok(&self, uri: &str) -> Value {
         let answer = self.get(uri).await;
         assert_eq!(answer.status, StatusCode::OK, "GET {uri}: {}", answer.text);
         answer.json()

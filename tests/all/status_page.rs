@@ -10,11 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use weir::engine::{Rest, SourceOptions, Supervisor, SupervisorOptions};
 use weir::http::{HttpSettings, ReadAccess, Secret, router_with};
 use weir::runtime::{PluginRuntime, RuntimeOptions, SourceSettings};
@@ -25,6 +22,7 @@ use weir_core::json::Json;
 use weir_tests::db::TestDb;
 
 use crate::guests;
+use crate::http::Client;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -56,65 +54,9 @@ fn engine(
     ))
 }
 
-/// Calls the router in-process.
-struct Client(Router);
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_else(|| panic!("no {name} header"))
-    }
-}
-
-impl Client {
-    fn over(store: &Catalog, settings: HttpSettings) -> Client {
-        Client(router_with(engine(store, Vec::new()), settings))
-    }
-
-    async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self
-            .0
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Answer {
-            status,
-            headers,
-            text: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.send(Method::GET, uri, &[]).await
-    }
-
-    async fn ok(&self, uri: &str) -> Value {
-        let answer = self.get(uri).await;
-        assert_eq!(answer.status, StatusCode::OK, "GET {uri}: {}", answer.text);
-        answer.json()
-    }
+/// The in-process client of the HTTP tests, over a router of `store`.
+fn client_over(store: &Catalog, settings: HttpSettings) -> Client {
+    Client(router_with(engine(store, Vec::new()), settings))
 }
 
 fn entity(kind: &str, name: &str, spec: Value) -> Value {
@@ -187,7 +129,7 @@ fn refs(items: &Value) -> Vec<String> {
 async fn the_page_and_its_files_are_served_with_a_strict_policy_and_cache_tags() {
     let (db, url) = TestDb::sqlite();
     let store = Catalog::open(&url).await.unwrap();
-    let client = Client::over(&store, HttpSettings::default());
+    let client = client_over(&store, HttpSettings::default());
     for path in ["/", "/ui", "/ui/", "/ui/sources", "/ui/entities?ref=a:b/c"] {
         let page = client.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text);
@@ -213,14 +155,24 @@ async fn the_page_and_its_files_are_served_with_a_strict_policy_and_cache_tags()
         let tag = asset.header("etag").to_owned();
         // The browser's copy is current: 304, no body.
         let again = client
-            .send(Method::GET, &uri, &[("if-none-match", tag.as_str())])
+            .send(
+                Method::GET,
+                &uri,
+                &[("if-none-match", tag.as_str())],
+                Vec::new(),
+            )
             .await;
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{uri}");
         assert!(again.text.is_empty());
         assert_eq!(again.header("etag"), tag);
         // An older copy gets the file again.
         let stale = client
-            .send(Method::GET, &uri, &[("if-none-match", "\"0123\"")])
+            .send(
+                Method::GET,
+                &uri,
+                &[("if-none-match", "\"0123\"")],
+                Vec::new(),
+            )
             .await;
         assert_eq!(stale.status, StatusCode::OK);
         tags.insert(tag, file);
@@ -248,7 +200,12 @@ async fn the_page_and_its_files_are_served_with_a_strict_policy_and_cache_tags()
     );
     // A page under another host name (DNS rebinding) is refused as the API is.
     let rebound = client
-        .send(Method::GET, "/", &[("host", "attacker.example:7007")])
+        .send(
+            Method::GET,
+            "/",
+            &[("host", "attacker.example:7007")],
+            Vec::new(),
+        )
         .await;
     assert_eq!(rebound.status, StatusCode::FORBIDDEN);
     db.drop_database().await;
@@ -258,7 +215,7 @@ async fn the_page_and_its_files_are_served_with_a_strict_policy_and_cache_tags()
 async fn the_page_is_served_to_anyone_but_its_data_obeys_read_access() {
     let (db, url) = TestDb::sqlite();
     let store = Catalog::open(&url).await.unwrap();
-    let client = Client::over(
+    let client = client_over(
         &store,
         HttpSettings {
             admin_token: Some(Secret::new("admin-token-1234")),
@@ -288,6 +245,7 @@ async fn the_page_is_served_to_anyone_but_its_data_obeys_read_access() {
                 Method::GET,
                 uri,
                 &[("authorization", "Bearer read-token-5678")],
+                Vec::new(),
             )
             .await;
         assert_ne!(reader.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -300,7 +258,7 @@ async fn the_page_is_served_to_anyone_but_its_data_obeys_read_access() {
 async fn the_new_routes_are_in_the_openapi_document() {
     let (db, url) = TestDb::sqlite();
     let store = Catalog::open(&url).await.unwrap();
-    let client = Client::over(&store, HttpSettings::default());
+    let client = client_over(&store, HttpSettings::default());
     let document = client.ok("/api/openapi.json").await;
     for path in [
         "/api/rejections",
@@ -319,7 +277,7 @@ async fn the_new_routes_are_in_the_openapi_document() {
 }
 
 async fn rejections_by_source(store: Catalog, backend: &'static str) {
-    let client = Client::over(&store, HttpSettings::default());
+    let client = client_over(&store, HttpSettings::default());
     refuse(
         &store,
         "shop",
@@ -508,7 +466,7 @@ async fn a_running_sources_invalid_entity_is_listed_with_its_field() {
 }
 
 async fn search(store: Catalog, backend: &'static str) {
-    let client = Client::over(&store, HttpSettings::default());
+    let client = client_over(&store, HttpSettings::default());
     let spec = json!({ "type": "service", "lifecycle": "production", "owner": "team-a" });
     put(
         &store,
@@ -575,7 +533,7 @@ async fn entities_are_found_by_part_of_their_ref_or_name() {
 }
 
 async fn contributions(store: Catalog, backend: &'static str) {
-    let client = Client::over(&store, HttpSettings::default());
+    let client = client_over(&store, HttpSettings::default());
     let spec = json!({ "type": "service", "lifecycle": "production", "owner": "team-a" });
     put(&store, "github", 10, &[entity("Component", "shop", spec)]).await;
     put(
@@ -638,7 +596,7 @@ async fn an_entitys_sources_versions_and_latest_event_are_read_beside_it() {
 async fn the_event_logs_bounds_match_the_stream() {
     let (db, url) = TestDb::sqlite();
     let store = Catalog::open(&url).await.unwrap();
-    let client = Client::over(
+    let client = client_over(
         &store,
         HttpSettings {
             tombstone_retention: Some(Duration::from_secs(3 * 24 * 60 * 60)),
