@@ -19,17 +19,8 @@ export WEIR_GUESTS="${WEIR_GUESTS:-target/guests/wasm32-wasip2/release}"
 # after 90 s at most) is stopped here and reported as such.
 test_timeout="${WEIR_BACKSTAGE_TEST_TIMEOUT:-360}"
 
-fail() {
-    echo "error: $*" >&2
-    exit 1
-}
-
-check_node() {
-    command -v node >/dev/null || fail "node is not installed (Node.js 20 or later is needed)"
-    local major
-    major=$(node -p 'process.versions.node.split(".")[0]')
-    [ "$major" -ge 20 ] || fail "Node.js $major found; 20 or later is needed"
-}
+# shellcheck source=require.sh
+source "$root/.ci/require.sh"
 
 check_weir() {
     local bin guests

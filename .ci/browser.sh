@@ -24,17 +24,8 @@ chromium_version="${WEIR_CHROMIUM_VERSION:-156.0.8078.129-1~deb12u1}"
 # The whole test run's bound (the browser, the server, every test).
 test_timeout="${WEIR_BROWSER_TEST_TIMEOUT:-420}"
 
-fail() {
-    echo "error: $*" >&2
-    exit 1
-}
-
-check_node() {
-    command -v node >/dev/null || fail "node is not installed (Node.js 20 or later is needed)"
-    local major
-    major=$(node -p 'process.versions.node.split(".")[0]')
-    [ "$major" -ge 20 ] || fail "Node.js $major found; 20 or later is needed"
-}
+# shellcheck source=require.sh
+source "$root/.ci/require.sh"
 
 install_chromium() {
     if [ "$(dpkg-query -W -f='${Status} ${Version}' chromium 2>/dev/null)" = "install ok installed $chromium_version" ]; then
