@@ -266,17 +266,7 @@ impl Catalog {
                 .map_err(open_error)?,
         };
         let sqlite_writer = match backend {
-            Backend::Sqlite => {
-                let connection = pool_options(backend, settings, 1)
-                    .connect(&url)
-                    .await
-                    .map_err(open_error)?
-                    .acquire()
-                    .await
-                    .map_err(open_error)?
-                    .detach();
-                Some(SqliteWriter::open(connection, &settings.sqlite).await?)
-            }
+            Backend::Sqlite => Some(SqliteWriter::open(&url, settings).await?),
             Backend::Postgres => None,
         };
         Ok(Catalog {
@@ -290,6 +280,25 @@ impl Catalog {
                 .then_some(settings.postgres.write_timeout),
         })
     }
+}
+
+/// One connection to the SQLite database at `url`, set up as the pool's are.
+async fn sqlite_connection(
+    url: &str,
+    settings: &StoreSettings,
+) -> Result<AnyConnection, StoreError> {
+    let open_error = |error| StoreError::Open {
+        url: url.to_owned(),
+        error,
+    };
+    Ok(pool_options(Backend::Sqlite, settings, 1)
+        .connect(url)
+        .await
+        .map_err(open_error)?
+        .acquire()
+        .await
+        .map_err(open_error)?
+        .detach())
 }
 
 /// A pool of up to `connections`, each set up for `backend` with the
@@ -392,7 +401,7 @@ impl Catalog {
     /// transaction with [`WriteConnection::begin`].
     pub(crate) async fn writer(&self) -> Result<WriteConnection, StoreError> {
         match &self.sqlite_writer {
-            Some(writer) => Ok(WriteConnection::Held(writer.hold().await)),
+            Some(writer) => Ok(WriteConnection::Held(writer.hold().await?)),
             None => Ok(WriteConnection::Pooled(
                 self.pool.acquire().await.doing("connecting to write")?,
             )),

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::TransactionBehavior;
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
-use super::{QueryContext, SqliteSettings, StoreError};
+use super::{QueryContext, SqliteSettings, StoreError, StoreSettings};
 
 /// The writer's two connections to the one file. Only one is used at a
 /// time (they share the lock that holds this), so neither waits on SQLite's
@@ -25,6 +25,9 @@ pub(crate) struct SqliteConnections {
     direct: rusqlite::Connection,
     /// Told of each write, to copy the log back in its own time.
     checkpoints: Checkpointer,
+    /// Where the sqlx side was opened, to open it again.
+    url: String,
+    settings: StoreSettings,
 }
 
 /// SQLite's writer, shared by every clone of the store.
@@ -35,12 +38,13 @@ pub(crate) struct SqliteWriter(Arc<tokio::sync::Mutex<SqliteConnections>>);
 pub(crate) struct HeldWriter(tokio::sync::OwnedMutexGuard<SqliteConnections>);
 
 impl SqliteWriter {
-    /// Open the direct connection beside `sqlx`, a connection to the same
-    /// database file that is set up as a writer.
+    /// Open the writer's two connections to the SQLite database at `url`
+    /// (already migrated).
     pub(super) async fn open(
-        mut sqlx: AnyConnection,
-        settings: &SqliteSettings,
+        url: &str,
+        settings: &StoreSettings,
     ) -> Result<SqliteWriter, StoreError> {
+        let mut sqlx = open_sqlx_side(url, settings).await?;
         let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
             .fetch_one(&mut sqlx)
             .await
@@ -49,19 +53,11 @@ impl SqliteWriter {
         if file.is_empty() {
             return Err(StoreError::InMemorySqlite);
         }
-        // The sqlx side writes a source's state now and then, not pages: a
-        // small cache will do. The log is copied back by the checkpointer.
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "PRAGMA cache_size = -{SQLX_SIDE_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0"
-        )))
-        .execute(&mut sqlx)
-        .await
-        .doing("setting up the writer")?;
-        let settings = settings.clone();
+        let sqlite = settings.sqlite.clone();
         let (direct, checkpoints) = tokio::task::spawn_blocking(move || {
             Ok::<_, StoreError>((
-                open_direct(&file, &settings)?,
-                Checkpointer::start(&file, &settings)?,
+                open_direct(&file, &sqlite)?,
+                Checkpointer::start(&file, &sqlite)?,
             ))
         })
         .await
@@ -71,13 +67,17 @@ impl SqliteWriter {
                 sqlx,
                 direct,
                 checkpoints,
+                url: url.to_owned(),
+                settings: settings.clone(),
             },
         ))))
     }
 
     /// The sqlx connection, once every write before has finished.
-    pub(super) async fn hold(&self) -> HeldWriter {
-        HeldWriter(Arc::clone(&self.0).lock_owned().await)
+    pub(super) async fn hold(&self) -> Result<HeldWriter, StoreError> {
+        let mut held = HeldWriter(Arc::clone(&self.0).lock_owned().await);
+        held.end_forgotten_transaction().await?;
+        Ok(held)
     }
 
     /// Run `work` on `data` in one write transaction on the direct
@@ -130,6 +130,39 @@ fn commit<R>(
     Ok(result)
 }
 
+impl HeldWriter {
+    /// sqlx counts the transactions it began on a connection, and refuses a
+    /// `BEGIN` while the count is above zero. When SQLite ends a transaction
+    /// by itself (a write failing because the disk is full rolls the whole
+    /// transaction back), sqlx's own `ROLLBACK` then fails, its count stays
+    /// at one, and every later write on the connection would be refused
+    /// until the process restarts. No transaction is open while the writer
+    /// is free, so a count above zero here is that, and the connection is
+    /// replaced by a new one.
+    async fn end_forgotten_transaction(&mut self) -> Result<(), StoreError> {
+        let connections = &mut *self.0;
+        if !connections.sqlx.is_in_transaction() {
+            return Ok(());
+        }
+        // The rollback of a transaction dropped unfinished may still be on
+        // its way to the connection: a round trip lets it arrive.
+        connections
+            .sqlx
+            .ping()
+            .await
+            .doing("checking the writer's connection")?;
+        if !connections.sqlx.is_in_transaction() {
+            return Ok(());
+        }
+        tracing::warn!(
+            "the database ended a write transaction by itself (a full disk?); \
+             the writer's connection is opened again"
+        );
+        connections.sqlx = open_sqlx_side(&connections.url, &connections.settings).await?;
+        Ok(())
+    }
+}
+
 impl Drop for HeldWriter {
     fn drop(&mut self) {
         self.0.checkpoints.committed();
@@ -167,6 +200,20 @@ impl<T> SqliteContext<T> for rusqlite::Result<T> {
 
 /// The page cache of the writer's sqlx connection, in KiB.
 const SQLX_SIDE_CACHE_KIB: u32 = 2048;
+
+/// The sqlx side of the writer: a connection set up as the pool's are,
+/// with a small cache (it writes a source's state now and then, not pages)
+/// and no automatic checkpoint (the checkpointer copies the log back).
+async fn open_sqlx_side(url: &str, settings: &StoreSettings) -> Result<AnyConnection, StoreError> {
+    let mut sqlx = super::sqlite_connection(url, settings).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "PRAGMA cache_size = -{SQLX_SIDE_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0"
+    )))
+    .execute(&mut sqlx)
+    .await
+    .doing("setting up the writer")?;
+    Ok(sqlx)
+}
 
 /// Prepared statements kept per connection: every statement below, with room.
 const CACHED_STATEMENTS: usize = 64;
@@ -354,5 +401,31 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A transaction SQLite ended by itself (as a write on a full disk
+    /// does) leaves sqlx counting it as open: the next write must still
+    /// begin, not fail for ever with "non-zero transaction depth".
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_by_itself_does_not_wedge_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Catalog::open(&sqlite_url_for(&dir.path().join("weir.db")))
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let mut writer = store.writer().await.unwrap();
+            let mut tx = writer.begin().await.unwrap();
+            // Behind sqlx's back, as SQLite does on SQLITE_FULL.
+            sqlx::raw_sql("ROLLBACK").execute(&mut *tx).await.unwrap();
+            let refused = tx.commit().await;
+            assert!(refused.is_err(), "the commit of an ended transaction");
+        }
+        let mut writer = store.writer().await.unwrap();
+        let mut tx = writer.begin().await.unwrap();
+        sqlx::raw_sql("CREATE TABLE later (x)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
 }
