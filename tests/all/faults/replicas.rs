@@ -19,7 +19,7 @@
 //! Then the live replicas stop with SIGTERM and leave no lease, one last
 //! process settles, and the fault suite's invariants hold.
 //!
-//! Counts: `WEIR_FAULT_REPLICA_KILLS` kills (default 20, about a minute)
+//! Counts: `WEIR_FAULT_REPLICA_KILLS` kills (default 12, about 40 s)
 //! and at least `WEIR_FAULT_SECONDS` of killing (default 0): both are lower
 //! bounds. The random sequence is printed as `WEIR_TEST_SEED=…`; set it to
 //! replay one.
@@ -367,7 +367,7 @@ fn median_and_longest(times: &[Duration]) -> (Duration, Duration) {
 }
 
 async fn replicas_killed_in_a_loop(url: &str) {
-    let kills = env_number("WEIR_FAULT_REPLICA_KILLS", 20);
+    let kills = env_number("WEIR_FAULT_REPLICA_KILLS", 12);
     let seconds = env_number("WEIR_FAULT_SECONDS", 0);
     let mut rng = Rng::from_clock("replicas");
     let started = Instant::now();
