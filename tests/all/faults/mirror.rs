@@ -4,20 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::B_COUNT;
 use crate::process::get;
-
-/// Whether `entity_ref` is one that source `b`, whose settings never
-/// change, gives in every cycle (`entity-000001` to `entity-000150`): once
-/// there it is never removed, whatever is killed, unless a page of `b` was
-/// lost (a cursor committed past entities that were not, say) and the
-/// cycle's sweep took its entities for gone.
-fn always_given(entity_ref: &str) -> bool {
-    entity_ref
-        .strip_prefix("component:default/entity-")
-        .and_then(|number| number.parse::<u64>().ok())
-        .is_some_and(|number| (1..=B_COUNT).contains(&number))
-}
 
 /// A consumer's copy of the catalog built from `/api/events` alone.
 #[derive(Default)]
@@ -29,8 +16,7 @@ pub(super) struct Mirror {
 
 impl Mirror {
     /// Read `/api/events` from this mirror's offset to the log's head,
-    /// checking that offsets strictly increase and that no entity `b`
-    /// always gives is removed. `Ok(false)` when the process
+    /// checking that offsets strictly increase. `Ok(false)` when the process
     /// stopped answering (it was killed): the mirror keeps what it applied.
     pub(super) async fn follow(&mut self, port: u16) -> Result<bool, String> {
         loop {
@@ -61,12 +47,6 @@ impl Mirror {
                 match event["type"].as_str() {
                     Some("added" | "updated") => {
                         self.entities.insert(entity_ref, event["entity"].clone());
-                    }
-                    Some("removed") if always_given(&entity_ref) => {
-                        return Err(format!(
-                            "{entity_ref} was removed, though `b` gives it in every cycle: \
-                             a page of `b` was lost ({event})"
-                        ));
                     }
                     Some("removed") => {
                         self.entities.remove(&entity_ref);
