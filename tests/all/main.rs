@@ -15,6 +15,7 @@ mod layers;
 mod new;
 mod process;
 mod reload;
+mod replayable;
 mod runtime;
 mod serve;
 mod status_page;

@@ -17,6 +17,7 @@ use weir_tests::db::TestDb;
 use crate::guests;
 
 use crate::process::{POLL, Serve, Setup, TIMEOUT, cache_dir};
+use crate::replayable::Rng;
 
 /// The source every test here runs: 6000 entities in 300 pages of 20, one
 /// page per burst, no pause, an hour's rest once the cycle completes (a
@@ -95,35 +96,6 @@ fn pages(seen: &Seen) -> i64 {
     match seen.cycles.iter().find(|c| c.cycle == 1) {
         Some(cycle) => cycle.totals.pages,
         None => seen.status.as_ref().map_or(0, |s| s.totals.pages),
-    }
-}
-
-/// A small deterministic generator (xorshift), seeded from the clock; the
-/// seed is printed so a failing sequence of kills can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock(label: &str) -> Rng {
-        let seed = std::env::var("WEIR_TEST_SEED")
-            .ok()
-            .and_then(|seed| seed.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        eprintln!("{label}: WEIR_TEST_SEED={seed}");
-        Rng(seed)
-    }
-
-    /// In `low..=high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        low + self.0 % (high - low + 1)
     }
 }
 

@@ -41,6 +41,7 @@ use serde_json::json;
 
 use crate::guests;
 use crate::process::{POLL, Serve, Setup, send};
+use crate::replayable::Rng;
 
 const ADMIN_TOKEN: &str = "fault-suite-admin-token";
 
@@ -148,29 +149,6 @@ fn populate(setup: &Setup, changing: Changing) {
     }
     setup.add_plugin("pushing.wasm", guests::PLUGIN_PUSHING);
     changing.write(setup);
-}
-
-/// A small deterministic generator (xorshift), seeded from the clock or
-/// `WEIR_TEST_SEED`; the seed is printed so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock(label: &str) -> Rng {
-        let seed = std::env::var("WEIR_TEST_SEED")
-            .ok()
-            .and_then(|seed| seed.parse().ok())
-            .unwrap_or_else(|| now_ms() as u64 | 1);
-        eprintln!("{label}: WEIR_TEST_SEED={seed}");
-        Rng(seed)
-    }
-
-    /// In `low..=high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        low + self.0 % (high - low + 1)
-    }
 }
 
 fn now_ms() -> i64 {

@@ -102,7 +102,7 @@ where
     let outage = tokio::spawn(run);
     let mut health = HealthSeen::default();
     let mut pushes = BTreeMap::<u16, u64>::new();
-    let mut new_build = None;
+    let mut new_build_dropped = false;
     while !outage.is_finished() {
         serve.assert_running(&setup);
         let down_before = down.load(Ordering::SeqCst);
@@ -125,8 +125,9 @@ where
         if let Some(status) = push(serve.port, push_body(&mut rng, 0)).await {
             *pushes.entry(status).or_default() += 1;
         }
-        if new_build.is_none() && outage_started.elapsed() * 3 >= outage_length() {
-            new_build = Some(drop_new_build(&setup, "b"));
+        if !new_build_dropped && outage_started.elapsed() * 3 >= outage_length() {
+            drop_new_build(&setup, "b");
+            new_build_dropped = true;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -142,7 +143,7 @@ where
         setup.logs()
     );
     assert!(
-        new_build.is_some(),
+        new_build_dropped,
         "{name}: the outage ended before the new build came"
     );
 
@@ -178,8 +179,8 @@ async fn plugin_build(port: u16, source: &str) -> Value {
 
 /// Replace `SOURCE.wasm` with a new build of the same source: the same
 /// component with a custom section added (other bytes, the same behaviour),
-/// renamed into place as the operating guide says. Returns its bytes' size.
-fn drop_new_build(setup: &Setup, source: &str) -> usize {
+/// renamed into place as the operating guide says.
+fn drop_new_build(setup: &Setup, source: &str) {
     let file = setup.plugins().join(format!("{source}.wasm"));
     let mut bytes = std::fs::read(&file).unwrap();
     let name = b"weir-fault-suite";
@@ -193,7 +194,6 @@ fn drop_new_build(setup: &Setup, source: &str) -> usize {
     let temporary = setup.plugins().join(format!(".{source}.wasm.tmp"));
     std::fs::write(&temporary, &bytes).unwrap();
     std::fs::rename(&temporary, &file).unwrap();
-    bytes.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
