@@ -231,3 +231,43 @@ fn run_with_a_database_ingests_and_skips_what_did_not_change() {
         "{summary}"
     );
 }
+
+/// `weir bench languages` measures a component end to end through the
+/// engine (a whole cycle into a new SQLite catalog) and prints its row.
+#[test]
+fn bench_languages_measures_a_component_through_the_engine() {
+    let component = format!("synthetic={}", guests::SYNTHETIC);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["bench", "languages", "--component", &component])
+        .args(["--entities", "1200", "--runs", "1"])
+        .env("WEIR_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start weir bench languages");
+    // A cycle that never ends would keep the bench waiting: bound it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while child.try_wait().expect("poll the bench").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill the bench");
+            panic!("weir bench languages did not finish within 300 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("the bench's output");
+    let report = stdout(&output);
+    assert!(output.status.success(), "{report}\n{}", stderr(&output));
+    assert!(
+        report.contains("end to end into SQLite:"),
+        "no end-to-end figure:\n{report}"
+    );
+    let row = report
+        .lines()
+        .find(|line| line.starts_with("| synthetic |"))
+        .unwrap_or_else(|| panic!("no table row for the component:\n{report}"));
+    // The fuel per entity column: the synthetic source's ~1.2 KB entities
+    // cost thousands of fuel each.
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let fuel: f64 = cells[10].parse().expect("fuel per entity is a number");
+    assert!(fuel > 1000.0, "{row}");
+}

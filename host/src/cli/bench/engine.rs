@@ -60,11 +60,11 @@ pub async fn bench(args: EngineBenchArgs) -> anyhow::Result<()> {
 
     let all = plugin(&runtime, &args, &bytes, args.entities, 0).await?;
     let engine = Supervisor::start(store.clone(), vec![(all, options())], engine_options());
-    report("first cycle", &wait_for_cycle(&store, 1).await?);
+    report("first cycle", &wait_for_cycle(&store, SOURCE, 1).await?);
     engine.trigger(SOURCE).await?;
     report(
         "second cycle, nothing changed",
-        &wait_for_cycle(&store, 2).await?,
+        &wait_for_cycle(&store, SOURCE, 2).await?,
     );
     engine.shutdown().await;
 
@@ -74,7 +74,7 @@ pub async fn bench(args: EngineBenchArgs) -> anyhow::Result<()> {
     engine.trigger(SOURCE).await?;
     report(
         "third cycle, 10% changed, 5% removed",
-        &wait_for_cycle(&store, 3).await?,
+        &wait_for_cycle(&store, SOURCE, 3).await?,
     );
     engine.shutdown().await;
 
@@ -125,25 +125,29 @@ async fn plugin(
 /// was written (after its sweep).
 pub(super) struct TimedCycle {
     pub(super) record: CycleRecord,
-    seconds: f64,
+    pub(super) seconds: f64,
 }
 
-/// Wait until cycle `number` of the source is over; fail if it did not
+/// Wait until cycle `number` of `source` is over; fail if it did not
 /// complete. The cycle's history row gives its start; its end is when the
 /// row appears, sweep included (the row's own end is its last page's).
-pub(super) async fn wait_for_cycle(store: &Catalog, number: i64) -> anyhow::Result<TimedCycle> {
+pub(super) async fn wait_for_cycle(
+    store: &Catalog,
+    source: &str,
+    number: i64,
+) -> anyhow::Result<TimedCycle> {
     let started = Instant::now();
     loop {
         if let Some(cycle) = store
-            .cycles(SOURCE, 1)
+            .cycles(source, 1)
             .await?
             .into_iter()
             .find(|cycle| cycle.cycle == number)
         {
             if cycle.outcome != "completed" {
-                let errors = store.recent_errors(SOURCE).await?;
+                let errors = store.recent_errors(source).await?;
                 bail!(
-                    "cycle {number} ended {}: {:?}",
+                    "{source}: cycle {number} ended {}: {:?}",
                     cycle.outcome,
                     errors.first().map(|e| &e.message)
                 );
@@ -155,7 +159,7 @@ pub(super) async fn wait_for_cycle(store: &Catalog, number: i64) -> anyhow::Resu
             });
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            bail!("cycle {number} did not end within an hour");
+            bail!("{source}: cycle {number} did not end within an hour");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -120,12 +120,13 @@ async fn own_server(
     let plugin = runtime
         .load_bytes(&args.plugin.path, bytes, settings)
         .await?;
+    let plugin_name = plugin.provider_name().to_owned();
     let engine = Arc::new(Supervisor::start(
         store.clone(),
         vec![(plugin, super::engine::options())],
         super::engine::engine_options(),
     ));
-    let cycle = super::engine::wait_for_cycle(&store, 1).await?;
+    let cycle = super::engine::wait_for_cycle(&store, &plugin_name, 1).await?;
     println!(
         "catalog: {} entities from the synthetic source",
         cycle.record.totals.entities

@@ -9,10 +9,9 @@ use anyhow::{Context, bail, ensure};
 use clap::Args;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
-use weir::engine::ingest_page;
+use weir::engine::Supervisor;
 use weir::runtime::{CallStats, Limits, Plugin, PluginRuntime, RuntimeOptions, SourceSettings};
-use weir::store::{Catalog, SourceRole};
-use weir_core::intake::Admission;
+use weir::store::Catalog;
 
 /// Compare guest languages on the throughput sources: component size, compile
 /// time, load from the compiled-code cache, instantiation, entities per
@@ -24,8 +23,10 @@ use weir_core::intake::Admission;
 pub struct LanguagesBenchArgs {
     /// A component to measure, as `LABEL=FILE` (repeatable; the order is
     /// kept). Default: every throughput source `tests/throughput/build.sh`
-    /// built (`rust`, `rust-hand-written`, `c`, `python`, `typescript`,
-    /// `typescript-starlingmonkey`), skipping those not built.
+    /// built (`rust`, `rust-hand-written`, `c`, `python`, `python-template`,
+    /// `typescript`, `typescript-entity-json`, `typescript-starlingmonkey`;
+    /// the `-template` and `-entity-json` rows are the same component run
+    /// with its SDK's fast path, config `style`), skipping those not built.
     #[arg(long = "component", value_name = "LABEL=FILE", value_parser = labelled_file)]
     components: Vec<(String, PathBuf)>,
 
@@ -41,7 +42,8 @@ pub struct LanguagesBenchArgs {
     runs: u64,
 
     /// A config value for every component (repeatable), e.g. `style=template`
-    /// for the Python source's `EntityTemplate`.
+    /// for the Python source's `EntityTemplate`, `style=json` for the
+    /// TypeScript source's `entityJson`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::cli::key_value)]
     config: Vec<(String, String)>,
 }
@@ -55,20 +57,45 @@ const ENTITY_BYTES: u64 = 1200;
 /// Instantiations timed per language (they take microseconds each).
 const INSTANTIATIONS: usize = 200;
 
+/// A throughput source to measure: its label, its file, and config of its
+/// own (the fast-path variants' `style`).
+struct Measured {
+    label: String,
+    path: PathBuf,
+    config: Vec<(String, String)>,
+}
+
 /// The throughput sources where `tests/throughput/build.sh` puts them:
-/// label, file (from the repository root), and what builds it.
-const DEFAULT_COMPONENTS: [(&str, &str); 6] = [
-    ("rust", "target/wasm32-wasip2/release/throughput_rust.wasm"),
+/// label, file (from the repository root), and the `style` it is run with
+/// (each SDK's fast path beside its builder).
+const DEFAULT_COMPONENTS: [(&str, &str, Option<&str>); 8] = [
+    (
+        "rust",
+        "target/wasm32-wasip2/release/throughput_rust.wasm",
+        None,
+    ),
     (
         "rust-hand-written",
         "target/wasm32-wasip2/release/synthetic.wasm",
+        None,
     ),
-    ("c", "target/throughput/c.wasm"),
-    ("python", "target/throughput/python.wasm"),
-    ("typescript", "target/throughput/typescript.wasm"),
+    ("c", "target/throughput/c.wasm", None),
+    ("python", "target/throughput/python.wasm", None),
+    (
+        "python-template",
+        "target/throughput/python.wasm",
+        Some("template"),
+    ),
+    ("typescript", "target/throughput/typescript.wasm", None),
+    (
+        "typescript-entity-json",
+        "target/throughput/typescript.wasm",
+        Some("json"),
+    ),
     (
         "typescript-starlingmonkey",
         "target/throughput/typescript-starlingmonkey.wasm",
+        None,
     ),
 ];
 
@@ -82,9 +109,9 @@ pub async fn bench(args: LanguagesBenchArgs) -> anyhow::Result<()> {
         Limits::default().fuel
     );
     let mut results = Vec::with_capacity(components.len());
-    for (label, path) in components {
-        println!("\n== {label}: {}", path.display());
-        let bench = LanguageBench::new(&args, runs, label, path).await?;
+    for measured in components {
+        println!("\n== {}: {}", measured.label, measured.path.display());
+        let bench = LanguageBench::new(&args, runs, measured).await?;
         results.push(bench.measure().await?);
     }
     print_table(&results);
@@ -92,15 +119,29 @@ pub async fn bench(args: LanguagesBenchArgs) -> anyhow::Result<()> {
 }
 
 /// The components asked for, or the default ones that exist.
-fn components(args: &LanguagesBenchArgs) -> anyhow::Result<Vec<(String, PathBuf)>> {
+fn components(args: &LanguagesBenchArgs) -> anyhow::Result<Vec<Measured>> {
     if !args.components.is_empty() {
-        return Ok(args.components.clone());
+        return Ok(args
+            .components
+            .iter()
+            .map(|(label, path)| Measured {
+                label: label.clone(),
+                path: path.clone(),
+                config: Vec::new(),
+            })
+            .collect());
     }
     let mut found = Vec::new();
-    for (label, file) in DEFAULT_COMPONENTS {
+    for (label, file, style) in DEFAULT_COMPONENTS {
         let path = PathBuf::from(file);
         if path.is_file() {
-            found.push((label.to_owned(), path));
+            found.push(Measured {
+                label: label.to_owned(),
+                path,
+                config: style
+                    .map(|style| vec![("style".to_owned(), style.to_owned())])
+                    .unwrap_or_default(),
+            });
         } else {
             println!("skipping {label}: {file} is not built (tests/throughput/build.sh builds it)");
         }
@@ -191,8 +232,11 @@ impl LanguageBench {
     async fn new(
         args: &LanguagesBenchArgs,
         runs: usize,
-        label: String,
-        path: PathBuf,
+        Measured {
+            label,
+            path,
+            config,
+        }: Measured,
     ) -> anyhow::Result<Self> {
         let bytes = tokio::fs::read(&path)
             .await
@@ -205,6 +249,7 @@ impl LanguageBench {
         ] {
             settings.config.insert(key.into(), value.to_string());
         }
+        settings.config.extend(config);
         settings.config.extend(args.config.iter().cloned());
         Ok(LanguageBench {
             label,
@@ -246,7 +291,7 @@ impl LanguageBench {
         );
         let mut end_to_end = Vec::with_capacity(self.runs);
         for _ in 0..self.runs {
-            end_to_end.push(self.rate(self.ingest(&plugin).await?));
+            end_to_end.push(self.rate(self.ingest(self.load(&runtime).await?).await?));
         }
         let end_to_end = Samples(end_to_end);
         println!(
@@ -373,38 +418,38 @@ impl LanguageBench {
         })
     }
 
-    /// One whole cycle into a new SQLite catalog, page by page as `bench
-    /// store` does (intake, merge, write).
-    async fn ingest(&self, plugin: &Plugin) -> anyhow::Result<Duration> {
+    /// One whole cycle into a new SQLite catalog through the engine, as
+    /// `weir serve` runs it: bursts, each page validated, merged and
+    /// committed with its cursor and marks while the guest builds the next,
+    /// then the sweep. Timed from the cycle's start to its record.
+    async fn ingest(&self, plugin: Plugin) -> anyhow::Result<Duration> {
         let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
         let store =
             Catalog::open(&weir::store::sqlite_url_for(&temp.path().join("bench.db"))).await?;
-        let source = SourceRole {
-            name: "throughput",
-            priority: 0,
-            owner_rule: false,
-        };
-        let admission = Admission::anything_up_to(self.settings.limits.max_entity_bytes);
-        let started = Instant::now();
-        let mut burst = plugin.open_burst().await?;
-        let (mut cursor, mut entities) = (None, 0);
-        loop {
-            let mut page = burst.next(cursor.as_ref()).await?;
-            let batch = std::mem::take(&mut page.entities);
-            entities += batch.len() as u64;
-            let outcome = ingest_page(&store, source, &admission, batch).await?;
-            if let Some(rejected) = outcome.rejected.first() {
-                bail!("{}: the store rejected {rejected:?}", self.label);
-            }
-            if page.done {
-                break;
-            }
-            cursor = page.cursor;
-        }
-        burst.close().await?;
-        let elapsed = started.elapsed();
-        self.check_count(entities)?;
-        Ok(elapsed)
+        let source = plugin.provider_name().to_owned();
+        let engine = Supervisor::start(
+            store.clone(),
+            vec![(plugin, super::engine::options())],
+            super::engine::engine_options(),
+        );
+        let cycle = super::engine::wait_for_cycle(&store, &source, 1).await;
+        engine.shutdown().await;
+        let cycle = cycle?;
+        let (totals, seconds) = (cycle.record.totals, cycle.seconds);
+        self.check_count(u64::try_from(totals.entities).unwrap_or_default())?;
+        ensure!(
+            u64::try_from(totals.added) == Ok(self.entities),
+            "{}: the cycle added {} entities, not {} (last error: {:?})",
+            self.label,
+            totals.added,
+            self.entities,
+            store
+                .recent_errors(&source)
+                .await?
+                .first()
+                .map(|e| &e.message),
+        );
+        Ok(Duration::from_secs_f64(seconds))
     }
 
     fn check_count(&self, entities: u64) -> anyhow::Result<()> {
