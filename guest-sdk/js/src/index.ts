@@ -2,6 +2,7 @@
 // JavaScript, and export it with `exportSource` (and `exportPush`).
 
 export { ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, EntityBuilder, type JsonValue } from "./entity.js";
+export { entityJson } from "./entity_json.js";
 export { SourceError, type ErrorKind } from "./errors.js";
 export { config, log, secrets } from "./host.js";
 export { Page } from "./page.js";
