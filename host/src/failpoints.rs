@@ -9,6 +9,7 @@
 //! | --- | --- | --- |
 //! | `weir::burst` | `return(NAME)` | the burst of source NAME panics as it starts |
 //! | `weir::commit` | `return(NAME)` | each page commit of source NAME fails as if the database did not answer |
+//! | `weir::stop_write` | `return(NAME)` | the first attempt at each write that gives source NAME back as it stops (ending its burst, releasing its lease) fails as if the database did not answer |
 //! | `weir::hold::page` | `return` | a page has come from its source and is not yet committed |
 //! | `weir::hold::commit` | `return` | a page's transaction has written everything and is not yet committed |
 //! | `weir::hold::sweep` | `return` | the cycle's last page and its sweep are written, not yet committed |
@@ -43,6 +44,18 @@ pub(crate) fn burst_start(source: &str) {
 pub(crate) fn commit_fails(source: &str) -> bool {
     fail::fail_point!("weir::commit", |victim: Option<String>| {
         victim.as_deref() == Some(source)
+    });
+    false
+}
+
+/// Source `source`'s runner is stopping and makes write attempt `attempt`
+/// (from 1) to end its burst or to release its lease: with `weir::stop_write`
+/// set to `return(SOURCE)`, say the first attempt must fail as a database
+/// that does not answer would (to prove the lease is still given back).
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub(crate) fn stop_write_fails(source: &str, attempt: u32) -> bool {
+    fail::fail_point!("weir::stop_write", |victim: Option<String>| {
+        attempt == 1 && victim.as_deref() == Some(source)
     });
     false
 }

@@ -1492,6 +1492,45 @@ async fn a_panicking_source_task_is_recorded_and_restarted_while_the_others_inge
     .await;
 }
 
+/// A runner stopped mid-burst whose writes to give the source back fail at
+/// first (a failpoint: the database not answering, as when the process's
+/// connections are cut) tries them again: the burst is ended and the lease
+/// released, so another replica need not wait the lease out.
+#[tokio::test]
+async fn a_stopping_source_gives_its_lease_back_when_the_first_writes_fail() {
+    each_backend("stop writes fail", |ctx| async move {
+        // A name of its own: the failpoint is the whole test binary's.
+        let name = format!("stop-writes-fail-on-{}", ctx.backend);
+        let source = ctx
+            .synthetic(&[("name", &name), ("count", "1000000"), ("page-size", "10")])
+            .await;
+        // One long burst, so the stop comes in its middle, lease held.
+        let options = SourceOptions {
+            burst_length: Duration::from_secs(600),
+            ..quick()
+        };
+        let engine = ctx.start(vec![(source, options)]);
+        wait_until(&ctx.store, &name, "a few pages", |seen| {
+            (seen.status.as_ref()?.totals.pages >= 3).then_some(())
+        })
+        .await;
+        let failpoint = Failpoint::set("weir::stop_write", &format!("return({name})"));
+        engine.shutdown().await;
+        drop(failpoint);
+        let status = ctx.store.source_status(&name).await.unwrap().unwrap();
+        assert_eq!(
+            status.lease_owner, None,
+            "the lease is released: {status:#?}"
+        );
+        assert_eq!(
+            status.phase,
+            Phase::Interstitial,
+            "the burst is ended: {status:#?}"
+        );
+    })
+    .await;
+}
+
 /// A store that fails every commit of a new version on trial (a failpoint:
 /// the database not answering) neither rolls the version back nor ends the
 /// cycle, even past the last back-off step: once commits go through again,

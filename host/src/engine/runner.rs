@@ -5,6 +5,7 @@
 //! so a restarted process, or another replica, continues where it stopped.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +24,11 @@ use crate::store::{
     Catalog, FailureStep, PageOutcome, PageProgress, SourceRole, SourceStatus, StoreError,
     SweepGuards, SweepOutcome, now_ms,
 };
+
+/// Attempts at each write that gives a stopping source back, and the pause
+/// between them (see [`Runner::give_back`]).
+const STOP_WRITE_ATTEMPTS: u32 = 5;
+const STOP_WRITE_PAUSE: Duration = Duration::from_millis(200);
 
 /// What a runner shares with the engine.
 #[derive(Clone)]
@@ -156,13 +162,12 @@ impl Runner {
                     self.sleep(self.context.poll).await;
                 }
             }
+            let (store, owner) = (&self.context.store, &*self.context.owner);
             if let Err(error) = self
-                .context
-                .store
-                .release_lease(&self.name, &self.context.owner)
+                .give_back(|| store.release_lease(&self.name, owner))
                 .await
             {
-                warn!("{error}");
+                warn!("{error}; the lease lapses by itself");
             }
             debug!("stopped");
         }
@@ -230,10 +235,12 @@ impl Runner {
         match end {
             BurstEnd::Paused => {
                 let next = later(now, self.current.options.burst_interval);
-                store.end_burst(&self.name, &owner, next).await?;
+                self.give_back(|| store.end_burst(&self.name, &owner, next))
+                    .await?;
             }
             BurstEnd::ShuttingDown => {
-                store.end_burst(&self.name, &owner, now).await?;
+                self.give_back(|| store.end_burst(&self.name, &owner, now))
+                    .await?;
             }
             BurstEnd::CycleDone | BurstEnd::Fenced => {}
             BurstEnd::Failed(message, retry) => {
@@ -610,6 +617,40 @@ impl Runner {
     fn lease_length(&self) -> Duration {
         let deadline = self.current.plugin.settings().limits.deadline;
         lease_length(deadline, self.context.lease_margin)
+    }
+
+    /// A write that gives the source back (ending a burst, releasing the
+    /// lease). While the runner stops, it is made again after a pause when
+    /// the store fails it: a connection cut as the process stops would
+    /// otherwise leave the lease for another replica to wait out. A few
+    /// attempts at most, so a store that is down delays the stop by about a
+    /// second. Otherwise the runner's next step retries it.
+    async fn give_back<F, Write>(&self, write: F) -> Result<(), StoreError>
+    where
+        F: Fn() -> Write,
+        Write: Future<Output = Result<(), StoreError>>,
+    {
+        let stopping = *self.context.shutdown.borrow();
+        let attempts = if stopping { STOP_WRITE_ATTEMPTS } else { 1 };
+        let mut attempt = 1;
+        loop {
+            let result = if stopping && crate::failpoints::stop_write_fails(&self.name, attempt) {
+                Err(StoreError::unanswered(format!(
+                    "giving source `{}` back as it stops",
+                    self.name
+                )))
+            } else {
+                write().await
+            };
+            match result {
+                Err(error) if attempt < attempts => {
+                    debug!(attempt, "{error}; trying again");
+                    tokio::time::sleep(STOP_WRITE_PAUSE).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn sleep(&self, wait: Duration) {

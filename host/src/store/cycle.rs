@@ -132,10 +132,7 @@ impl Catalog {
         let source = role.name;
         let doing = format!("committing a page of source `{source}`");
         if crate::failpoints::commit_fails(source) {
-            return Err(StoreError::Query {
-                doing,
-                error: sqlx::Error::PoolTimedOut,
-            });
+            return Err(StoreError::unanswered(doing));
         }
         let refused = invalid.clone();
         let commit = async {

@@ -116,6 +116,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What a database that did not answer gives while `doing`: the fault
+    /// the failpoints inject.
+    pub(crate) fn unanswered(doing: String) -> StoreError {
+        StoreError::Query {
+            doing,
+            error: sqlx::Error::PoolTimedOut,
+        }
+    }
+
     /// Whether the database is away or busy for now, not failing: asking
     /// again shortly may work (unreachable, timed out, locked by another
     /// connection, its connection terminated, the disk full, the process
